@@ -1,0 +1,65 @@
+//! # uhome-protocol
+//!
+//! The µHome wire protocol (`spec/protocol.md`, version 1.0.0) as a sans-IO codec:
+//! `#![no_std]`, no allocation, no `unsafe`, no panics on any input.
+//!
+//! ```text
+//! bytes ──Frame::decode──▶ Frame<'a> ──Frame::message──▶ Message<'a> / Event<'a>
+//!                                                    (borrowed, strict JSON)
+//! Event ──encode_event──▶ bytes in the caller's buffer
+//! ```
+//!
+//! - [`Frame::decode`] delimits a frame: `Complete(frame, consumed)` or
+//!   `Partial { needed }`, in the manner of httparse.
+//! - [`Frame::message`] checks version, UTF-8, JSON (strict RFC 8259, depth ≤ 128, without
+//!   recursion) and the envelope, and borrows every member from the payload.
+//! - [`core`] reads the core events' `data`; [`reply`] builds the spec's replies.
+//! - [`FrameBuffer`] reassembles a stream in a fixed buffer.
+//!
+//! ```
+//! use uhome_protocol::{Frame, Message, Decoded};
+//!
+//! let bytes = b"\x00\x49\x00\x02\x01{\"id\":\"1\",\"timestamp\":\"t\",\"source\":\"me\",\"type\":\"\xc2\xb5Home.core.healthcheck\"}";
+//! let Decoded::Complete(frame, used) = Frame::decode(bytes) else { panic!("need more") };
+//! assert_eq!(used, bytes.len());
+//! let Ok(Message::Event(event)) = frame.message() else { panic!("bad payload") };
+//! assert_eq!(event.event_type, "µHome.core.healthcheck");
+//! ```
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod buffer;
+pub mod code;
+pub mod core;
+pub mod encode;
+pub mod error;
+pub mod event;
+pub mod frame;
+pub mod header;
+pub mod json;
+pub mod reply;
+pub mod status;
+
+pub use buffer::{FrameBuffer, Next};
+pub use code::{Code, CodeKind};
+pub use encode::{encode_event, encode_frame, Body, Envelope, Json, WriteJson};
+pub use error::{Error, EventFault, Member};
+pub use event::{decode_payload, Event, Message, V1, V2};
+pub use frame::{Decoded, Frame};
+pub use header::{Header, HEADER_LEN, MAX_FRAME_LEN, MAX_PAYLOAD_LEN};
+pub use json::{JsonStr, RawJson};
+pub use status::Status;
+
+/// The version of `spec/protocol.md` this crate implements.
+pub const SPEC_VERSION: &str = "1.0.0";
