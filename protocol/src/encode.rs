@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::header::{Header, HEADER_LEN, MAX_FRAME_LEN, MAX_PAYLOAD_LEN};
+use crate::json::skip_plain;
 use crate::json::RawJson;
 
 /// A JSON value that can write itself into a buffer.
@@ -109,13 +110,13 @@ pub fn encode_event(
     };
     let written = (|| {
         w.raw(b"{\"id\":")?;
-        w.json(&Json(envelope.id))?;
+        w.string(envelope.id)?;
         w.raw(b",\"timestamp\":")?;
-        w.json(&Json(envelope.timestamp))?;
+        w.string(envelope.timestamp)?;
         w.raw(b",\"source\":")?;
-        w.json(&Json(envelope.source))?;
+        w.string(envelope.source)?;
         w.raw(b",\"type\":")?;
-        w.json(&Json(envelope.event_type))?;
+        w.string(envelope.event_type)?;
         match body {
             Body::None => {}
             Body::Data(value) => {
@@ -160,6 +161,33 @@ impl Writer<'_> {
             .copy_from_slice(bytes);
         self.len += bytes.len();
         Ok(())
+    }
+
+    /// A JSON string as JSON.stringify writes it: `"` and `\` escaped, U+0000..U+001F as
+    /// `\b \f \n \r \t` or `\u00xx`, everything else raw.
+    fn string(&mut self, s: &str) -> Result<(), Error> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let b = s.as_bytes();
+        self.raw(b"\"")?;
+        let mut start = 0;
+        loop {
+            let i = skip_plain(b, start);
+            self.raw(b.get(start..i).unwrap_or_default())?;
+            let Some(&c) = b.get(i) else { break };
+            let hex = |n: u8| HEX.get(usize::from(n & 15)).copied().unwrap_or(b'0');
+            match c {
+                b'"' => self.raw(b"\\\"")?,
+                b'\\' => self.raw(b"\\\\")?,
+                b'\n' => self.raw(b"\\n")?,
+                b'\r' => self.raw(b"\\r")?,
+                b'\t' => self.raw(b"\\t")?,
+                0x08 => self.raw(b"\\b")?,
+                0x0c => self.raw(b"\\f")?,
+                _ => self.raw(&[b'\\', b'u', b'0', b'0', hex(c >> 4), hex(c)])?,
+            }
+            start = i + 1;
+        }
+        self.raw(b"\"")
     }
 
     fn json(&mut self, value: &dyn WriteJson) -> Result<(), Error> {
@@ -216,6 +244,8 @@ mod tests {
             })),
         )
         .unwrap();
+        let text = core::str::from_utf8(&out[5..n]).unwrap();
+        assert!(text.starts_with(r#"{"id":"a\"b\\c\n\u0001","#), "{text}");
         let (frame, used) = Frame::decode(&out[..n]).complete().unwrap();
         assert_eq!(used, n);
         let Message::Event(e) = frame.message().unwrap() else {

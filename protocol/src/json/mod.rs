@@ -8,7 +8,7 @@ mod value;
 pub use string::{JsonStr, Unescape};
 pub use value::{Elements, Kind, Members, RawJson};
 
-pub(crate) use scan::{scan, Visit};
+pub(crate) use scan::{scan, skip_plain, Visit};
 
 use core::fmt;
 

@@ -22,7 +22,11 @@ fn fail<T>(fault: JsonFault, offset: usize) -> Result<T, JsonError> {
 
 #[inline]
 pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+    // Every whitespace byte is <= 0x20: one comparison settles the common compact case.
+    while let Some(&c) = b.get(i) {
+        if c > b' ' || !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            break;
+        }
         i += 1;
     }
     i
@@ -42,8 +46,8 @@ fn specials(v: u64) -> u64 {
 }
 
 /// Index of the first `"`, `\` or control byte at or after `i` (or `b.len()`).
-#[inline]
-fn skip_plain(b: &[u8], mut i: usize) -> usize {
+#[inline(always)]
+pub(crate) fn skip_plain(b: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = b.get(i..i + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
@@ -64,7 +68,7 @@ fn skip_plain(b: &[u8], mut i: usize) -> usize {
 
 /// Scans a string whose opening quote is at `i - 1`; returns the index after the closing
 /// quote and whether it has escapes.
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, bool), JsonError> {
     let mut escaped = false;
     loop {
