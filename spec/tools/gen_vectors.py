@@ -307,10 +307,6 @@ NO_HANDLER_BROKER = ok("no_handler", "broker")
 # Vector files
 # ---------------------------------------------------------------------------------------
 
-VECTOR_KEYS = ("id", "description", "hex", "result", "frame", "error", "needed", "reply",
-               "requirements", "flags")
-
-
 def needed_for(data):
     """[UH-FRAME-2]/[UH-FRAME-3]: bytes still missing for the first frame (0 = complete)."""
     if len(data) < 5:
@@ -2286,7 +2282,8 @@ def gen_legacy():
             f.add(slug, "capture %s: v0.0.1's reply %s" % (cap.sid, what), fb, "valid",
                   frame=fr(fsrc.payload, fsrc.version, fsrc.status),
                   reply=err("bad_status") if fsrc.status != 1 else ok("no_handler"),
-                  reqs=reqs + (["UH-STATUS-3"] if fsrc.status != 1 else ["UH-REPLY-5"]),
+                  reqs=reqs + (["UH-STATUS-3", "UH-STATUS-4"] if fsrc.status != 1
+                               else ["UH-REPLY-5"]),
                   flags=["Legacy", "Reply"] + (["PlainStringError"] if plain else []))
     return f
 
@@ -2450,11 +2447,6 @@ EXCHANGES = {
                description="a valid 65532-byte payload",
                note="v0.0.1 failed with two errors."),
 }
-
-EXCHANGE_KEYS = ("id", "capture", "description", "role", "setup", "segments", "halfClose",
-                 "legacyReplies", "outcome", "expected", "pending", "note", "requirements",
-                 "flags", "vectors")
-
 
 def gen_legacy_exchanges(legacy):
     flags = {
