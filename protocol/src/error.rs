@@ -71,6 +71,8 @@ pub enum Error {
     },
     /// A version other than 1 and 2 ([UH-VERSION-4]).
     UnsupportedVersion(u16),
+    /// A request whose status is not 1 ([UH-STATUS-3]).
+    BadStatus(u8),
     /// The payload is not UTF-8 ([UH-JSON-2]).
     InvalidUtf8 {
         /// Length of the valid prefix.
@@ -110,6 +112,7 @@ impl Error {
         match self {
             Error::Incomplete { .. } => Code::Incomplete,
             Error::UnsupportedVersion(_) => Code::UnsupportedVersion,
+            Error::BadStatus(_) => Code::BadStatus,
             Error::InvalidUtf8 { .. } => Code::InvalidUtf8,
             Error::InvalidJson { .. } => Code::InvalidJson,
             Error::TooDeep { .. } => Code::TooDeep,
@@ -154,6 +157,7 @@ impl fmt::Display for Error {
         match self {
             Error::Incomplete { needed } => write!(f, "{needed} more bytes needed"),
             Error::UnsupportedVersion(v) => write!(f, "version {v} is not supported"),
+            Error::BadStatus(s) => write!(f, "a request carries status 1, not {s}"),
             Error::InvalidUtf8 { offset } => write!(f, "invalid UTF-8 at byte {offset}"),
             Error::InvalidJson { offset, fault } => {
                 write!(f, "{} at byte {offset}", fault.describe())

@@ -57,6 +57,24 @@ impl<'a> Frame<'a> {
         self.message_with_depth(MAX_DEPTH)
     }
 
+    /// Decodes the frame as a request, in the order of [UH-EXCHANGE-10]: version, then
+    /// status (a request carries 1, [UH-STATUS-3]), then the payload as [`Frame::message`].
+    pub fn request(&self) -> Result<Message<'a>, Error> {
+        self.request_with_depth(MAX_DEPTH)
+    }
+
+    /// As [`Frame::request`], refusing nesting deeper than `max_depth`.
+    pub fn request_with_depth(&self, max_depth: usize) -> Result<Message<'a>, Error> {
+        let version = self.header.version;
+        if version != V1 && version != V2 {
+            return Err(Error::UnsupportedVersion(version));
+        }
+        if self.header.status != crate::status::OK {
+            return Err(Error::BadStatus(self.header.status));
+        }
+        self.message_with_depth(max_depth)
+    }
+
     /// As [`Frame::message`], refusing nesting deeper than `max_depth` (at most
     /// [`MAX_DEPTH`]; at least 64 to conform, [UH-JSON-8]).
     pub fn message_with_depth(&self, max_depth: usize) -> Result<Message<'a>, Error> {
@@ -246,6 +264,30 @@ mod tests {
         assert!(matches!(decode(1, r#"{"type":5}"#), Ok(Message::Other(_))));
         assert!(matches!(decode(1, " null "), Ok(Message::Other(v)) if v.is_null()));
         assert_eq!(decode(1, "").unwrap_err().code(), crate::Code::InvalidJson);
+    }
+
+    #[test]
+    fn requests_check_version_then_status_then_payload() {
+        let frame = |version, status, payload: &'static str| Frame {
+            header: crate::Header {
+                length: payload.len() as u16,
+                version,
+                status,
+            },
+            payload: payload.as_bytes(),
+        };
+        assert_eq!(
+            frame(3, 0, "x").request(),
+            Err(Error::UnsupportedVersion(3))
+        );
+        assert_eq!(frame(2, 0, "x").request(), Err(Error::BadStatus(0)));
+        assert_eq!(frame(2, 255, HEALTH).request(), Err(Error::BadStatus(255)));
+        assert_eq!(
+            frame(2, 1, "x").request().unwrap_err().code(),
+            crate::Code::InvalidJson
+        );
+        assert!(frame(2, 1, HEALTH).request().is_ok());
+        assert!(frame(2, 2, HEALTH).message().is_ok());
     }
 
     #[test]

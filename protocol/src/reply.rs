@@ -237,19 +237,12 @@ impl<'a> ErrorReply<'a> {
 
     /// The reply to a decoding or validation error ([UH-EXCHANGE-10]): its code, the
     /// message for `request`'s type, and the error's description as the reason.
-    ///
-    /// `bad_status` has no error value: see [`ErrorReply::bad_status`].
     pub fn for_error(error: &Error, request: Option<CoreType>) -> Self {
         let reason = match error {
             Error::InvalidData(reason) => Text::Str(reason),
             other => Text::Error(*other),
         };
         ErrorReply::new(error.code(), request, Some(reason))
-    }
-
-    /// `Error in Message` ([UH-STATUS-3]).
-    pub fn bad_status() -> Self {
-        ErrorReply::new(Code::BadStatus, None, None)
     }
 }
 
@@ -331,9 +324,15 @@ mod tests {
         let n = encode_error(&mut out, &ENV, &e).unwrap();
         assert!(payload(&out, n).ends_with(r#""type":"µHome.error","error":{"message":"Failed to subscribe for microservice to event","code":"invalid_data","reason":"Request did not contain a event to subscribe to"}}"#));
         assert_eq!(out[4], 2);
-        let n = encode_error(&mut out, &ENV, &ErrorReply::bad_status()).unwrap();
-        assert!(payload(&out, n)
-            .ends_with(r#""error":{"message":"Error in Message","code":"bad_status"}}"#));
+        let n = encode_error(
+            &mut out,
+            &ENV,
+            &ErrorReply::for_error(&Error::BadStatus(0), None),
+        )
+        .unwrap();
+        assert!(payload(&out, n).ends_with(
+            r#""error":{"message":"Error in Message","code":"bad_status","reason":"a request carries status 1, not 0"}}"#
+        ));
         let n = encode_error(&mut out, &ENV, &ErrorReply::new(Code::Internal, None, None)).unwrap();
         assert_eq!(out[4], 0);
         let (frame, _) = Frame::decode(&out[..n]).complete().unwrap();
