@@ -1306,10 +1306,16 @@ def gen_envelope():
                                                "vector reads it literally (an empty string "
                                                "type is an event with type \"\", not "
                                                "invalid_event)",
-                       "AmbiguousV1Duplicate": "spec ambiguity: [UH-EVENT-5] applies to v1 "
-                                               "events only; this vector reads a v1 object "
-                                               "without a string `type` as a plain JSON "
-                                               "value, whose repeated names are not refused",
+                       "AmbiguousV1Duplicate": "spec ambiguity: [UH-VERSION-2] applies "
+                                               "[UH-EVENT-5] to v1 events only and does not "
+                                               "say whether a v1 object that is not an event "
+                                               "(or is one only under one reading of a "
+                                               "repeated `type`) is refused for repeated "
+                                               "envelope names. A non-event with a repeated "
+                                               "id is `acceptable` here; an object whose "
+                                               "repeated type decides whether it is an event "
+                                               "is refused, as [UH-EVENT-5]'s rationale "
+                                               "demands",
                    })
     M = ["UH-EVENT-2"]
     base = env(T_UNKNOWN, data={"x": 1})
@@ -1599,10 +1605,16 @@ def gen_envelope():
               frame_bytes(p, 1), "valid", frame=fr(p, 1), reply=ok("no_handler"),
               reqs=V + ["UH-REPLY-5"], flags=["V1", "NonEvent"])
     p = Obj([("id", 1), ("id", 2)])
-    f.add("v1-non-event-repeated-names", 'version 1 {"id":1,"id":2}: not an event, so not '
-          "refused for the repeated name", frame_bytes(p, 1), "valid", frame=fr(p, 1),
-          reply=ok("no_handler"), reqs=V + ["UH-EVENT-5"],
-          flags=["V1", "NonEvent", "AmbiguousV1Duplicate"])
+    f.add("v1-non-event-repeated-names", 'version 1 {"id":1,"id":2} (no type, not an event): '
+          "acceptable — accepted as a plain value or refused duplicate_member",
+          frame_bytes(p, 1), "acceptable", frame=fr(p, 1), error="duplicate_member",
+          reqs=V + ["UH-EVENT-5"], flags=["V1", "NonEvent", "AmbiguousV1Duplicate"])
+    p = Obj([("type", 5), ("type", T_UNKNOWN)])
+    f.add("v1-repeated-type-decides-event", 'version 1 {"type":5,"type":"test.unknown"}: an '
+          "event only if the last type counts; refused duplicate_member",
+          frame_bytes(p, 1), "invalid", error="duplicate_member",
+          reply=err("duplicate_member"), reqs=V + ["UH-EVENT-5"],
+          flags=["V1", "Duplicate", "AmbiguousV1Duplicate"])
     # v1 duplicates
     for slug, p, desc in (
             ("v1-duplicate-type", Obj([("type", "a"), ("type", "b")]), "type twice"),
