@@ -1671,6 +1671,12 @@ def gen_core():
                                          "this reason, but Appendix B lists only the reasons "
                                          "inherited from v0.0.1 as verbatim and calls the "
                                          "others free text; the vector leaves `reason` out",
+                       "AmbiguousPublishOrder": "spec ambiguity: [UH-BROKER-6] names the "
+                                                "wildcard check (invalid_data) before the "
+                                                "reserved check (reserved_type) but, unlike "
+                                                "[UH-BROKER-4], does not say they run in "
+                                                "that order; this vector reads the order of "
+                                                "the sentence as the order of the checks",
                        "AmbiguousNestedMembers": "spec ambiguity: [UH-CORE-3] says members "
                                                  "of `data` not named by the schema are "
                                                  "ignored; this vector reads that as "
@@ -1995,7 +2001,7 @@ def gen_core():
              "with data.type \\u00b5Home.response (escaped µ)", "reserved_type", []),
             ("publish-reserved-wildcard", {"type": MICRO + "Home.*"},
              "with data.type µHome.*: the wildcard check comes first", "invalid_data",
-             ["Precedence", "Pattern"])):
+             ["Precedence", "Pattern", "AmbiguousPublishOrder"])):
         core(slug, "µHome.core.publish %s: %s" % (desc, code), "publish", data,
              reply=core_err("publish", code=code), reqs=Pb[:2] + (
                  ["UH-CORE-5"] if code == "reserved_type" else []),
