@@ -1296,22 +1296,6 @@ def gen_envelope():
                        "V1": "version 1 frame",
                        "Precedence": "several faults; the vector checks which code wins "
                                      "(section 6, \"Checks in order\")",
-                       "AmbiguousV1EmptyType": "spec ambiguity: [UH-VERSION-2] makes a v1 "
-                                               "object with a string `type` an event and "
-                                               "applies only [UH-EVENT-5] to it; this "
-                                               "vector reads it literally (an empty string "
-                                               "type is an event with type \"\", not "
-                                               "invalid_event)",
-                       "AmbiguousV1Duplicate": "spec ambiguity: [UH-VERSION-2] applies "
-                                               "[UH-EVENT-5] to v1 events only and does not "
-                                               "say whether a v1 object that is not an event "
-                                               "(or is one only under one reading of a "
-                                               "repeated `type`) is refused for repeated "
-                                               "envelope names. A non-event with a repeated "
-                                               "id is `acceptable` here; an object whose "
-                                               "repeated type decides whether it is an event "
-                                               "is refused, as [UH-EVENT-5]'s rationale "
-                                               "demands",
                    })
     M = ["UH-EVENT-2"]
     base = env(T_UNKNOWN, data={"x": 1})
@@ -1580,7 +1564,7 @@ def gen_envelope():
     p = {"type": ""}
     f.add("v1-event-empty-type", 'version 1 {"type":""}: an event whose type is the empty '
           "string; no handler", frame_bytes(p, 1), "valid", frame=fr(p, 1),
-          reply=NO_HANDLER_BROKER, reqs=V, flags=["V1", "AmbiguousV1EmptyType"])
+          reply=NO_HANDLER_BROKER, reqs=V, flags=["V1"])
     # v1 non-events
     for slug, p, desc in (
             ("v1-non-event-array", [1, 2], "[1,2]"),
@@ -1602,15 +1586,15 @@ def gen_envelope():
               reqs=V + ["UH-REPLY-5"], flags=["V1", "NonEvent"])
     p = Obj([("id", 1), ("id", 2)])
     f.add("v1-non-event-repeated-names", 'version 1 {"id":1,"id":2} (no type, not an event): '
-          "acceptable — accepted as a plain value or refused duplicate_member",
-          frame_bytes(p, 1), "acceptable", frame=fr(p, 1), error="duplicate_member",
-          reqs=V + ["UH-EVENT-5"], flags=["V1", "NonEvent", "AmbiguousV1Duplicate"])
+          "refused duplicate_member all the same",
+          frame_bytes(p, 1), "invalid", error="duplicate_member",
+          reply=err("duplicate_member"), reqs=V + ["UH-EVENT-5"], flags=["V1", "Duplicate"])
     p = Obj([("type", 5), ("type", T_UNKNOWN)])
     f.add("v1-repeated-type-decides-event", 'version 1 {"type":5,"type":"test.unknown"}: an '
           "event only if the last type counts; refused duplicate_member",
           frame_bytes(p, 1), "invalid", error="duplicate_member",
           reply=err("duplicate_member"), reqs=V + ["UH-EVENT-5"],
-          flags=["V1", "Duplicate", "AmbiguousV1Duplicate"])
+          flags=["V1", "Duplicate"])
     # v1 duplicates
     for slug, p, desc in (
             ("v1-duplicate-type", Obj([("type", "a"), ("type", "b")]), "type twice"),
@@ -1663,21 +1647,9 @@ def gen_core():
                        "V1": "a version 1 event (its source may be empty)",
                        "Precedence": "several faults; the vector checks which check comes "
                                      "first",
-                       "ReasonNotFixed": "spec ambiguity: [UH-BROKER-4]/[UH-BROKER-5] name "
-                                         "this reason, but Appendix B lists only the reasons "
-                                         "inherited from v0.0.1 as verbatim and calls the "
-                                         "others free text; the vector leaves `reason` out",
-                       "AmbiguousPublishOrder": "spec ambiguity: [UH-BROKER-6] names the "
-                                                "wildcard check (invalid_data) before the "
-                                                "reserved check (reserved_type) but, unlike "
-                                                "[UH-BROKER-4], does not say they run in "
-                                                "that order; this vector reads the order of "
-                                                "the sentence as the order of the checks",
-                       "AmbiguousNestedMembers": "spec ambiguity: [UH-CORE-3] says members "
-                                                 "of `data` not named by the schema are "
-                                                 "ignored; this vector reads that as "
-                                                 "applying at every level (inside node list "
-                                                 "entries too)",
+                       "RepeatedNodeId": "a node id repeats in the list [UH-BROKER-1]; JSON "
+                                         "Schema cannot express this, so schema/core/nodes.json "
+                                         "accepts the shape",
                    })
     C = MICRO + "Home.core."
 
@@ -1836,7 +1808,7 @@ def gen_core():
             ("nodes-shared-address", {"nodes": [a, dict(a, nodeId="test/third")]},
              "two node ids at the same address (only node ids must be unique)", []),
             ("nodes-entry-extra-member", {"nodes": [dict(a, healthy=True)]},
-             "an entry with an extra member", ["AmbiguousNestedMembers"]),
+             "an entry with an extra member", []),
             ("nodes-extra-member", {"nodes": [a], "version": 3}, "an extra data member",
              [])):
         core(slug, "µHome.core.nodes with %s: the broker replaces its list" % desc, "nodes",
@@ -1861,10 +1833,11 @@ def gen_core():
              "with an entry whose node id has 256 characters", ["NodeId"]),
             ("nodes-entry-bad-address", {"nodes": [dict(a, address="127.0.0.1")]},
              "with an entry whose address has no port", ["Address"]),
-            ("nodes-duplicate-node-id", {"nodes": [a, a]}, "with the same entry twice", []),
+            ("nodes-duplicate-node-id", {"nodes": [a, a]}, "with the same entry twice",
+             ["RepeatedNodeId"]),
             ("nodes-duplicate-node-id-other-address",
              {"nodes": [a, b2, dict(a, address="127.0.0.1:6000")]},
-             "with one node id at two addresses", [])):
+             "with one node id at two addresses", ["RepeatedNodeId"])):
         core(slug, "µHome.core.nodes %s: invalid_data, the list is unchanged" % desc,
              "nodes", data, reply=nfail, reqs=Nd, flags=["InvalidData"] + fl,
              source=MICRO + "Home/core/serviceRegistry")
@@ -1874,8 +1847,9 @@ def gen_core():
         Sb = ["UH-CORE-3", "UH-BROKER-3", "UH-BROKER-4"] + (
             ["UH-BROKER-5"] if kind == "unsubscribe" else [])
         reason_member = ("Request did not contain a event to subscribe to"
-                         if kind == "subscribe" else None)
-        rnf = [] if kind == "subscribe" else ["ReasonNotFixed"]
+                         if kind == "subscribe" else
+                         "Request did not contain a event to unsubscribe from")
+        rnf = []
         patterns_ok = (("local-test", "local.test"), ("star", "*"), ("gt", ">"),
                        ("a-star", "a.*"), ("a-gt", "a.>"), ("star-b", "*.b"),
                        ("a-star-c", "a.*.c"), ("star-star-gt", "*.*.>"),
@@ -1916,8 +1890,9 @@ def gen_core():
         for bslug, pat, desc in bad:
             core("%s-pattern-%s" % (kind, bslug), "µHome.core.%s with %s: invalid_pattern"
                  % (kind, desc), kind, {verb: pat},
-                 reply=core_err(kind, code="invalid_pattern"), reqs=Sb,
-                 flags=["InvalidData", "Pattern", "ReasonNotFixed"])
+                 reply=core_err(kind, code="invalid_pattern",
+                                reason="Invalid subscription pattern"), reqs=Sb,
+                 flags=["InvalidData", "Pattern"])
         # version 1: source may be empty
         core("%s-v1-no-source" % kind, "version 1 µHome.core.%s without source: "
              "invalid_data, reason \"Request did not contain a NodeId (source)\"" % kind,
@@ -1997,7 +1972,7 @@ def gen_core():
              "with data.type \\u00b5Home.response (escaped µ)", "reserved_type", []),
             ("publish-reserved-wildcard", {"type": MICRO + "Home.*"},
              "with data.type µHome.*: the wildcard check comes first", "invalid_data",
-             ["Precedence", "Pattern", "AmbiguousPublishOrder"])):
+             ["Precedence", "Pattern"])):
         core(slug, "µHome.core.publish %s: %s" % (desc, code), "publish", data,
              reply=core_err("publish", code=code), reqs=Pb[:2] + (
                  ["UH-CORE-5"] if code == "reserved_type" else []),
