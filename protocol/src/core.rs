@@ -244,6 +244,11 @@ impl<'a> Subscription<'a> {
         if event.source.is_empty() {
             return Err(Error::InvalidData(REASON_NO_SOURCE));
         }
+        if !is_valid_node_id(&event.source) {
+            return Err(Error::InvalidData(
+                "\"source\" must have 1 to 255 characters",
+            ));
+        }
         let [pattern] = members(event.data, [member]).map_err(|e| match e {
             Error::InvalidData(r) if r == NOT_AN_OBJECT => Error::InvalidData(missing),
             other => other,
@@ -278,13 +283,13 @@ impl<'a> Publish<'a> {
         if event_type.is_empty() {
             return Err(Error::InvalidData("\"type\" is empty"));
         }
-        if event_type.starts_with(RESERVED_PREFIX) {
-            return Err(Error::ReservedType);
-        }
         if has_wildcard_token(&event_type) {
             return Err(Error::InvalidData(
                 "a published type has no wildcard tokens",
             ));
+        }
+        if event_type.starts_with(RESERVED_PREFIX) {
+            return Err(Error::ReservedType);
         }
         Ok(Publish {
             event_type,
@@ -395,7 +400,12 @@ fn host_ok(host: &str) -> bool {
     if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return host.parse::<Ipv4Addr>().is_ok();
     }
+    let last_label_numeric = host
+        .rsplit('.')
+        .next()
+        .is_some_and(|label| label.bytes().all(|b| b.is_ascii_digit()));
     host.len() <= 253
+        && !last_label_numeric
         && host.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
@@ -495,6 +505,11 @@ mod tests {
             "127.0.0.1:05102",
             "::1:5102",
             "[::1:5102",
+            "127.0.0.01:1",
+            "a.123:1",
+            "999.1.1.1:1",
+            "host.:1",
+            "[fe80::1%eth0]:1",
             "256.0.0.1:1",
             ":80",
             "-a.b:1",
@@ -561,6 +576,10 @@ mod tests {
             Publish::from_data(raw(r#"{"type":"\u00b5Home.x"}"#)),
             Err(Error::ReservedType)
         );
+        assert!(matches!(
+            Publish::from_data(raw(r#"{"type":"µHome.*"}"#)),
+            Err(Error::InvalidData(_))
+        ));
         assert!(matches!(
             Publish::from_data(raw(r#"{"type":"a.*"}"#)),
             Err(Error::InvalidData(_))
