@@ -1,0 +1,3 @@
+//! # uhome-runtime
+//!
+//! The µHome reference runtime on tokio.
