@@ -1,3 +1,23 @@
 //! # uhome-runtime
 //!
-//! The µHome reference runtime on tokio.
+//! The µHome reference runtime on tokio: the node server ([`server`], [`connection`]),
+//! the [`client`], and the three node kinds — [`service`], [`registry`] and [`broker`].
+//! Every byte is parsed and written by `uhome-protocol`; this crate does I/O, state and
+//! time.
+
+pub mod client;
+pub mod codec;
+pub mod config;
+pub mod connection;
+pub mod node;
+pub mod reply;
+pub mod request;
+pub mod server;
+
+pub use client::{Client, ClientError, Outgoing, ReplyEvent};
+pub use node::{Dispatch, Node, ReplyFuture};
+pub use reply::Reply;
+pub use request::Request;
+pub mod broker;
+pub mod registry;
+pub mod service;

@@ -1,0 +1,361 @@
+//! The broker (section 11): keeps the node list and subscriptions, and delivers published
+//! events to every matching subscriber, concurrently and with deadlines.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+use uhome_protocol::core::{
+    pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID, DISCOVER,
+};
+use uhome_protocol::reply::{Published, Response, Unsubscribed};
+use uhome_protocol::{Code, Event};
+
+use crate::client::{Client, Deadlines, Outgoing};
+use crate::config::{Backoff, ServerConfig, MAX_DELIVERIES_IN_FLIGHT, PUSH_BACKOFF};
+use crate::node::{ready, Dispatch, Node, ReplyFuture};
+use crate::reply::Reply;
+use crate::server::{self, ServerHandle};
+use crate::service::PublishReport;
+
+/// Broker settings.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Node id (`µHome/core/eventBroker`).
+    pub id: String,
+    /// The registry to ask for the list at start ([UH-BROKER-10]).
+    pub registry: Option<String>,
+    /// Deliveries in flight at once ([UH-SECURITY-4]).
+    pub max_deliveries: usize,
+    /// Deadlines of each delivery ([UH-BROKER-8]).
+    pub deadlines: Deadlines,
+    /// Server limits.
+    pub server: ServerConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            id: BROKER_ID.into(),
+            registry: None,
+            max_deliveries: MAX_DELIVERIES_IN_FLIGHT,
+            deadlines: Deadlines::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Node ids and addresses, in list order.
+    nodes: Vec<(String, String)>,
+    /// Patterns per node id.
+    subscriptions: HashMap<String, BTreeSet<String>>,
+    /// Whether a list has arrived from the registry (a later discover reply is stale).
+    listed: bool,
+}
+
+impl State {
+    fn replace(&mut self, nodes: Vec<(String, String)>) {
+        // [UH-BROKER-2]: subscriptions of kept ids stay, those of removed ids go.
+        self.subscriptions
+            .retain(|id, _| nodes.iter().any(|(n, _)| n == id));
+        self.nodes = nodes;
+    }
+
+    fn is_listed(&self, node_id: &str) -> bool {
+        self.nodes.iter().any(|(id, _)| id == node_id)
+    }
+
+    /// Each node with a matching subscription, once ([UH-BROKER-7]).
+    fn targets(&self, event_type: &str) -> Vec<(String, String)> {
+        self.nodes
+            .iter()
+            .filter(|(id, _)| {
+                self.subscriptions
+                    .get(id)
+                    .is_some_and(|patterns| patterns.iter().any(|p| pattern_matches(p, event_type)))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+struct Shared {
+    config: BrokerConfig,
+    client: Client,
+    state: Mutex<State>,
+    deliveries: Arc<Semaphore>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An event to deliver, owned.
+struct Delivery {
+    id: String,
+    timestamp: String,
+    source: String,
+    event_type: String,
+    data: Option<String>,
+}
+
+impl Shared {
+    fn subscribe(&self, event: &Event<'_>, kind: CoreType) -> Reply {
+        let read = match kind {
+            CoreType::Subscribe => Subscription::subscribe(event),
+            _ => Subscription::unsubscribe(event),
+        };
+        let subscription = match read {
+            Ok(s) => s,
+            Err(e) => return Reply::for_error(&e, Some(kind)),
+        };
+        let node_id = subscription.node_id.to_string();
+        let pattern = subscription.pattern.to_string();
+        let mut state = lock(&self.state);
+        if !state.is_listed(&node_id) {
+            return Reply::code(
+                Code::NotRegistered,
+                Some(kind),
+                Some("Node is not registered"),
+            );
+        }
+        let patterns = state.subscriptions.entry(node_id.clone()).or_default();
+        if kind == CoreType::Subscribe {
+            patterns.insert(pattern.clone());
+            tracing::info!(node = %node_id, %pattern, "subscribed");
+            Reply::data(&Response::of(Code::Subscribed))
+        } else {
+            let removed = patterns.remove(&pattern);
+            tracing::info!(node = %node_id, %pattern, removed, "unsubscribed");
+            Reply::data(&Unsubscribed::new(removed))
+        }
+    }
+
+    /// Delivers to every matching subscriber concurrently, each on its own connection and
+    /// within the client deadlines ([UH-BROKER-7], [UH-BROKER-8]).
+    async fn deliver(self: Arc<Self>, delivery: Delivery) -> PublishReport {
+        let targets = lock(&self.state).targets(&delivery.event_type);
+        let request = Arc::new(Outgoing {
+            event_type: delivery.event_type,
+            data: delivery.data,
+            id: Some(delivery.id),
+            timestamp: Some(delivery.timestamp),
+            source: Some(delivery.source),
+        });
+        let mut sends = JoinSet::new();
+        for (node_id, address) in targets {
+            let shared = self.clone();
+            let request = request.clone();
+            sends.spawn(async move {
+                let Ok(_permit) = shared.deliveries.clone().acquire_owned().await else {
+                    return (node_id, false);
+                };
+                let outcome = shared.client.send(&address, &request).await;
+                if let Err(e) = &outcome {
+                    tracing::debug!(node = %node_id, %address, error = %e, "delivery failed");
+                }
+                (node_id, outcome.is_ok())
+            });
+        }
+        let mut report = PublishReport {
+            delivered: 0,
+            failed: Vec::new(),
+        };
+        while let Some(joined) = sends.join_next().await {
+            match joined {
+                Ok((_, true)) => report.delivered += 1,
+                Ok((node_id, false)) => report.failed.push(node_id),
+                Err(e) => tracing::error!(error = %e, "delivery task failed"),
+            }
+        }
+        report
+    }
+}
+
+struct BrokerDispatch {
+    shared: Arc<Shared>,
+}
+
+impl Dispatch for BrokerDispatch {
+    fn dispatch(&self, _version: u16, event: &Event<'_>) -> Option<ReplyFuture> {
+        let kind = CoreType::of(&event.event_type)?;
+        Some(match kind {
+            CoreType::Nodes => ready(match Nodes::from_data(event.data) {
+                Ok(nodes) => {
+                    let list = nodes
+                        .iter()
+                        .map(|n| (n.node_id.to_string(), n.address.to_string()))
+                        .collect();
+                    let mut state = lock(&self.shared.state);
+                    state.replace(list);
+                    state.listed = true;
+                    tracing::info!(nodes = state.nodes.len(), "node list replaced");
+                    Reply::data(&Response::of(Code::NodesUpdated))
+                }
+                Err(e) => Reply::for_error(&e, Some(kind)),
+            }),
+            CoreType::Subscribe | CoreType::Unsubscribe => {
+                ready(self.shared.subscribe(event, kind))
+            }
+            CoreType::Publish => match Publish::from_data(event.data) {
+                Ok(publish) => {
+                    let delivery = Delivery {
+                        id: event.id.to_string(),
+                        timestamp: event.timestamp.to_string(),
+                        source: event.source.to_string(),
+                        event_type: publish.event_type.to_string(),
+                        data: publish.data.map(|d| d.as_str().to_string()),
+                    };
+                    let shared = self.shared.clone();
+                    Box::pin(async move {
+                        let report = shared.deliver(delivery).await;
+                        let failed: Vec<&str> = report.failed.iter().map(String::as_str).collect();
+                        Reply::data(&Published::new(report.delivered as usize, &failed))
+                    })
+                }
+                Err(e) => ready(Reply::for_error(&e, Some(kind))),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Asks the registry for the list until it answers, unless a pushed list arrives first
+/// ([UH-BROKER-10]).
+async fn discover(shared: Arc<Shared>, registry: String, stop: CancellationToken) {
+    let mut backoff = Backoff::new(PUSH_BACKOFF);
+    loop {
+        if lock(&shared.state).listed {
+            return;
+        }
+        if let Ok(reply) = shared
+            .client
+            .request(&registry, DISCOVER, Some(&json!({})))
+            .await
+        {
+            if let Some(data) = reply.data_value().filter(|_| reply.is_success()) {
+                let text = data.to_string();
+                if let Ok(raw) = uhome_protocol::RawJson::parse(&text) {
+                    if let Ok(nodes) = Nodes::from_data(Some(raw)) {
+                        let mut state = lock(&shared.state);
+                        if !state.listed {
+                            state.replace(
+                                nodes
+                                    .iter()
+                                    .map(|n| (n.node_id.to_string(), n.address.to_string()))
+                                    .collect(),
+                            );
+                            state.listed = true;
+                            tracing::info!(
+                                nodes = state.nodes.len(),
+                                "node list obtained from the registry"
+                            );
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff.pause()) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// A running broker.
+pub struct BrokerHandle {
+    shared: Arc<Shared>,
+    server: ServerHandle,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl BrokerHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The node list, in order.
+    pub fn nodes(&self) -> Vec<(String, String)> {
+        lock(&self.shared.state).nodes.clone()
+    }
+
+    /// The patterns `node_id` subscribes to.
+    pub fn subscriptions(&self, node_id: &str) -> Vec<String> {
+        lock(&self.shared.state)
+            .subscriptions
+            .get(node_id)
+            .map(|p| p.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Publishes as `source` without going through the network ([UH-BROKER-7]).
+    pub async fn publish(
+        &self,
+        source: &str,
+        event_type: &str,
+        data: Option<&serde_json::Value>,
+    ) -> PublishReport {
+        self.shared
+            .clone()
+            .deliver(Delivery {
+                id: crate::reply::new_id(),
+                timestamp: crate::reply::now(),
+                source: source.to_string(),
+                event_type: event_type.to_string(),
+                data: data.map(|d| d.to_string()),
+            })
+            .await
+    }
+
+    /// Stops the server and the background tasks.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        self.server.shutdown().await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts a broker listening on `listen`.
+pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<BrokerHandle> {
+    let shared = Arc::new(Shared {
+        client: Client::with_deadlines(config.id.clone(), config.deadlines),
+        state: Mutex::new(State::default()),
+        deliveries: Arc::new(Semaphore::new(config.max_deliveries)),
+        config,
+    });
+    let node = Arc::new(Node::new(
+        shared.config.id.clone(),
+        Arc::new(BrokerDispatch {
+            shared: shared.clone(),
+        }),
+        shared.config.server.clone(),
+    ));
+    let server = server::spawn(listen, node).await?;
+    let stop = CancellationToken::new();
+    let mut tasks = Vec::new();
+    if let Some(registry) = shared.config.registry.clone() {
+        tasks.push(tokio::spawn(discover(
+            shared.clone(),
+            registry,
+            stop.clone(),
+        )));
+    }
+    tracing::info!(addr = %server.local_addr(), registry = ?shared.config.registry, "broker listening");
+    Ok(BrokerHandle {
+        shared,
+        server,
+        stop,
+        tasks,
+    })
+}

@@ -1,0 +1,384 @@
+//! The client side: deadlines on connect, write and read; one request per connection by
+//! default ([UH-EXCHANGE-9]); reusable connections for peers known to conform.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_util::codec::Decoder;
+use uhome_protocol::{encode_event, Body, Envelope, Message, V2};
+
+use crate::codec::{FrameCodec, OwnedFrame};
+use crate::config::CLIENT_TIMEOUT;
+use crate::reply::{encode_frame_vec, new_id, now, Verbatim};
+
+/// Why a request got no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No connection to the address.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A deadline passed.
+    #[error("{phase} timed out after {after:?}")]
+    Timeout {
+        /// `connect`, `write` or `read`.
+        phase: &'static str,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The connection failed.
+    #[error("connection failed: {0}")]
+    Io(#[from] io::Error),
+    /// The peer closed before a whole reply arrived.
+    #[error("the peer closed the connection before replying")]
+    Closed,
+    /// The request could not be encoded (too large, …).
+    #[error("cannot encode the request: {0}")]
+    Encode(uhome_protocol::Error),
+    /// The reply could not be decoded.
+    #[error("undecodable reply: {0}")]
+    BadReply(uhome_protocol::Error),
+    /// `data` is not JSON.
+    #[error("data is not JSON: {0}")]
+    BadData(uhome_protocol::Error),
+}
+
+/// A request to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// `type`
+    pub event_type: String,
+    /// `data` as JSON text.
+    pub data: Option<String>,
+    /// `id`; a fresh UUID when `None`.
+    pub id: Option<String>,
+    /// `timestamp`; now when `None`.
+    pub timestamp: Option<String>,
+    /// `source`; the client's node id when `None`.
+    pub source: Option<String>,
+}
+
+impl Outgoing {
+    /// A request of `event_type` with `data`.
+    pub fn new(event_type: impl Into<String>, data: Option<&Value>) -> Outgoing {
+        Outgoing {
+            event_type: event_type.into(),
+            data: data.map(Value::to_string),
+            id: None,
+            timestamp: None,
+            source: None,
+        }
+    }
+}
+
+/// A decoded reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyEvent {
+    /// Status byte.
+    pub status: u8,
+    /// Wire version.
+    pub version: u16,
+    /// `id`
+    pub id: String,
+    /// `timestamp`
+    pub timestamp: String,
+    /// `source`
+    pub source: String,
+    /// `type`
+    pub event_type: String,
+    /// `data` as JSON text.
+    pub data: Option<String>,
+    /// `error` as JSON text.
+    pub error: Option<String>,
+}
+
+impl ReplyEvent {
+    /// Decodes a reply frame.
+    pub fn decode(frame: &OwnedFrame) -> Result<ReplyEvent, uhome_protocol::Error> {
+        let message = frame.view().message()?;
+        let Message::Event(event) = message else {
+            return Err(uhome_protocol::Error::InvalidEvent(
+                uhome_protocol::EventFault::NotAnObject,
+            ));
+        };
+        Ok(ReplyEvent {
+            status: frame.header.status,
+            version: frame.header.version,
+            id: event.id.to_string(),
+            timestamp: event.timestamp.to_string(),
+            source: event.source.to_string(),
+            event_type: event.event_type.to_string(),
+            data: event.data.map(|d| d.as_str().to_string()),
+            error: event.error.map(|e| e.as_str().to_string()),
+        })
+    }
+
+    /// Only status 1 is success ([UH-STATUS-4]).
+    pub fn is_success(&self) -> bool {
+        self.status == uhome_protocol::status::OK
+    }
+
+    /// `data` as a JSON value.
+    pub fn data_value(&self) -> Option<Value> {
+        self.data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+    }
+
+    /// `error` as a JSON value.
+    pub fn error_value(&self) -> Option<Value> {
+        self.error
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok())
+    }
+
+    fn body(&self) -> Option<Value> {
+        if self.error.is_some() {
+            self.error_value()
+        } else {
+            self.data_value()
+        }
+    }
+
+    /// The reply's `code`; `None` for v0.0.1 replies ([UH-REPLY-4]).
+    pub fn code(&self) -> Option<String> {
+        self.body()?.get("code")?.as_str().map(str::to_string)
+    }
+
+    /// The message: `data.message`, `error.message`, or a v0.0.1 plain-string `error`.
+    pub fn message(&self) -> Option<String> {
+        match self.body()? {
+            Value::String(s) => Some(s),
+            body => body.get("message")?.as_str().map(str::to_string),
+        }
+    }
+
+    /// `error.reason`, when present.
+    pub fn reason(&self) -> Option<String> {
+        self.error_value()?
+            .get("reason")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// The whole reply as JSON, for printing.
+    pub fn to_json(&self) -> Value {
+        let mut event = serde_json::Map::new();
+        event.insert("id".into(), self.id.clone().into());
+        event.insert("timestamp".into(), self.timestamp.clone().into());
+        event.insert("source".into(), self.source.clone().into());
+        event.insert("type".into(), self.event_type.clone().into());
+        if let Some(data) = &self.data {
+            event.insert(
+                "data".into(),
+                self.data_value().unwrap_or_else(|| data.clone().into()),
+            );
+        }
+        if let Some(error) = &self.error {
+            event.insert(
+                "error".into(),
+                self.error_value().unwrap_or_else(|| error.clone().into()),
+            );
+        }
+        serde_json::json!({ "status": self.status, "version": self.version, "event": event })
+    }
+}
+
+/// Deadlines of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Connecting.
+    pub connect: Duration,
+    /// Writing a request.
+    pub write: Duration,
+    /// Reading a reply.
+    pub read: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            connect: CLIENT_TIMEOUT,
+            write: CLIENT_TIMEOUT,
+            read: CLIENT_TIMEOUT,
+        }
+    }
+}
+
+/// A µHome client speaking as node `source`.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    source: String,
+    deadlines: Deadlines,
+}
+
+impl Client {
+    /// A client with the default deadlines (3 s each).
+    pub fn new(source: impl Into<String>) -> Client {
+        Client::with_deadlines(source, Deadlines::default())
+    }
+
+    /// A client with the given deadlines.
+    pub fn with_deadlines(source: impl Into<String>, deadlines: Deadlines) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                source: source.into(),
+                deadlines,
+            }),
+        }
+    }
+
+    /// The node id this client speaks as.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    /// The deadlines.
+    pub fn deadlines(&self) -> Deadlines {
+        self.inner.deadlines
+    }
+
+    /// Sends `event_type` with `data` on a new connection and returns the reply.
+    pub async fn request(
+        &self,
+        addr: &str,
+        event_type: &str,
+        data: Option<&Value>,
+    ) -> Result<ReplyEvent, ClientError> {
+        self.send(addr, &Outgoing::new(event_type, data)).await
+    }
+
+    /// Sends one request on a new connection, reads the reply, closes ([UH-EXCHANGE-9]).
+    pub async fn send(&self, addr: &str, request: &Outgoing) -> Result<ReplyEvent, ClientError> {
+        let frame = self.encode(request)?;
+        let reply = self.send_frame(addr, &frame).await?;
+        ReplyEvent::decode(&reply).map_err(ClientError::BadReply)
+    }
+
+    /// Sends pre-encoded bytes on a new connection and returns the first reply frame.
+    pub async fn send_frame(&self, addr: &str, frame: &[u8]) -> Result<OwnedFrame, ClientError> {
+        let mut connection = self.connect(addr).await?;
+        let reply = connection.send_frame(frame).await;
+        connection.close().await;
+        reply
+    }
+
+    /// Opens a connection for several requests, for peers known to conform.
+    pub async fn connect(&self, addr: &str) -> Result<Connection, ClientError> {
+        let deadline = self.inner.deadlines.connect;
+        let stream = match timeout(deadline, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => {
+                return Err(ClientError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    phase: "connect",
+                    after: deadline,
+                })
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(Connection {
+            stream,
+            buf: BytesMut::with_capacity(1024),
+            client: self.clone(),
+        })
+    }
+
+    /// Encodes a request frame (version 2, status 1) in one buffer, so that it goes out in
+    /// one write ([UH-EXCHANGE-12]).
+    pub fn encode(&self, request: &Outgoing) -> Result<Bytes, ClientError> {
+        let data = request
+            .data
+            .as_deref()
+            .map(|d| uhome_protocol::RawJson::parse(d).map(|_| Verbatim(d.trim())))
+            .transpose()
+            .map_err(ClientError::BadData)?;
+        let id = request.id.clone().unwrap_or_else(new_id);
+        let timestamp = request.timestamp.clone().unwrap_or_else(now);
+        let envelope = Envelope {
+            id: &id,
+            timestamp: &timestamp,
+            source: request.source.as_deref().unwrap_or(&self.inner.source),
+            event_type: &request.event_type,
+        };
+        let body = match &data {
+            Some(data) => Body::Data(data),
+            None => Body::None,
+        };
+        encode_frame_vec(|out| encode_event(out, V2, uhome_protocol::status::OK, &envelope, body))
+            .map_err(ClientError::Encode)
+    }
+}
+
+/// A client connection carrying requests one after another.
+pub struct Connection {
+    stream: TcpStream,
+    buf: BytesMut,
+    client: Client,
+}
+
+impl Connection {
+    /// Sends a request and reads its reply.
+    pub async fn send(&mut self, request: &Outgoing) -> Result<ReplyEvent, ClientError> {
+        let frame = self.client.encode(request)?;
+        let reply = self.send_frame(&frame).await?;
+        ReplyEvent::decode(&reply).map_err(ClientError::BadReply)
+    }
+
+    /// Writes `frame` in one write and reads one reply frame ([UH-EXCHANGE-11]).
+    pub async fn send_frame(&mut self, frame: &[u8]) -> Result<OwnedFrame, ClientError> {
+        let deadlines = self.client.inner.deadlines;
+        match timeout(deadlines.write, self.stream.write_all(frame)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    phase: "write",
+                    after: deadlines.write,
+                })
+            }
+        }
+        match timeout(deadlines.read, self.read_frame()).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout {
+                phase: "read",
+                after: deadlines.read,
+            }),
+        }
+    }
+
+    async fn read_frame(&mut self) -> Result<OwnedFrame, ClientError> {
+        loop {
+            if let Some(frame) = FrameCodec.decode(&mut self.buf)? {
+                return Ok(frame);
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Err(ClientError::Closed);
+            }
+        }
+    }
+
+    /// Sends FIN and closes.
+    pub async fn close(mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}

@@ -1,0 +1,261 @@
+//! Replies: what handlers return, and the one place where protocol errors become the
+//! spec's error replies ([UH-EXCHANGE-10], [UH-REPLY-3]).
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uhome_protocol::core::{CoreType, ERROR, RESPONSE};
+use uhome_protocol::reply::{ErrorReply, Response, Text};
+use uhome_protocol::{encode_event, Body, Code, Envelope, WriteJson, MAX_FRAME_LEN, V2};
+
+/// What a node answers to one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    status: u8,
+    kind: Kind,
+    /// The JSON text of `data` (a response) or `error` (an error), produced by serde_json.
+    body: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Response,
+    Error,
+}
+
+/// A reply's `code` must match `[a-z][a-z0-9_]*` ([UH-REPLY-8]).
+pub fn is_valid_code(code: &str) -> bool {
+    let mut bytes = code.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    // Serializing maps, strings and the protocol's reply structs cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_string())
+}
+
+impl Reply {
+    /// A `µHome.response` whose data is `data` (which carries `message` and `code`).
+    pub fn data<T: Serialize + ?Sized>(data: &T) -> Reply {
+        Reply {
+            status: uhome_protocol::status::OK,
+            kind: Kind::Response,
+            body: json(data),
+        }
+    }
+
+    /// A `µHome.response` with `code`, `message` and further members ([UH-REPLY-2]).
+    pub fn response(code: &str, message: &str, extra: Map<String, Value>) -> Reply {
+        let mut data = Map::new();
+        data.insert("message".into(), message.into());
+        data.insert("code".into(), code.into());
+        data.extend(extra);
+        Reply::data(&data)
+    }
+
+    /// A response with code `ok`.
+    pub fn ok(message: &str) -> Reply {
+        Reply::response("ok", message, Map::new())
+    }
+
+    /// A `µHome.error` with status 2 (the requester's fault) or 0 (the replier's).
+    pub fn error(status: u8, code: &str, message: &str, reason: Option<&str>) -> Reply {
+        let mut error = Map::new();
+        error.insert("message".into(), message.into());
+        error.insert("code".into(), code.into());
+        if let Some(reason) = reason {
+            error.insert("reason".into(), reason.into());
+        }
+        Reply {
+            status,
+            kind: Kind::Error,
+            body: json(&error),
+        }
+    }
+
+    /// One of the protocol's error replies.
+    pub fn from_error_reply(error: &ErrorReply<'_>) -> Reply {
+        Reply {
+            status: error.status,
+            kind: Kind::Error,
+            body: json(error),
+        }
+    }
+
+    /// The reply to a protocol error — decoding, validation of core data — for a request of
+    /// type `request`. Every such error becomes a reply here and nowhere else.
+    pub fn for_error(error: &uhome_protocol::Error, request: Option<CoreType>) -> Reply {
+        Reply::from_error_reply(&ErrorReply::for_error(error, request))
+    }
+
+    /// An error with a code of Appendix B whose reason is given.
+    pub fn code(code: Code, request: Option<CoreType>, reason: Option<&str>) -> Reply {
+        Reply::from_error_reply(&ErrorReply::new(code, request, reason.map(Text::Str)))
+    }
+
+    /// `No Handler for Event registered` ([UH-REPLY-5]).
+    pub fn no_handler() -> Reply {
+        Reply::data(&Response::no_handler())
+    }
+
+    /// `Service is healthy` ([UH-CORE-2]).
+    pub fn healthy() -> Reply {
+        Reply::data(&Response::healthy())
+    }
+
+    /// `internal`, status 0 ([UH-REPLY-7]).
+    pub fn internal(reason: &str) -> Reply {
+        Reply::code(Code::Internal, None, Some(reason))
+    }
+
+    /// The status byte.
+    pub fn status(&self) -> u8 {
+        self.status
+    }
+
+    /// Whether this is a `µHome.response`.
+    pub fn is_response(&self) -> bool {
+        self.kind == Kind::Response
+    }
+
+    /// The `data` or `error` member's JSON text.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The reply's code, if its body has one.
+    pub fn code_str(&self) -> Option<String> {
+        serde_json::from_str::<Value>(&self.body)
+            .ok()?
+            .get("code")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Encodes the reply frame sent by node `source` ([UH-REPLY-1], [UH-VERSION-5]): a fresh
+    /// id and the current time. A reply that breaks the rules (a bad code, over 65535 bytes)
+    /// becomes `internal`.
+    pub fn encode(&self, source: &str) -> Bytes {
+        let checked = match self.code_str() {
+            Some(code) if is_valid_code(&code) => self,
+            _ => &Reply::internal("the handler's reply has no valid code"),
+        };
+        match checked.encode_unchecked(source) {
+            Ok(bytes) => bytes,
+            Err(_) => Reply::internal("the handler's reply does not fit in a frame")
+                .encode_unchecked(source)
+                .unwrap_or_default(),
+        }
+    }
+
+    fn encode_unchecked(&self, source: &str) -> Result<Bytes, uhome_protocol::Error> {
+        let id = new_id();
+        let timestamp = now();
+        let envelope = Envelope {
+            id: &id,
+            timestamp: &timestamp,
+            source,
+            event_type: match self.kind {
+                Kind::Response => RESPONSE,
+                Kind::Error => ERROR,
+            },
+        };
+        let body = Verbatim(&self.body);
+        let body = match self.kind {
+            Kind::Response => Body::Data(&body),
+            Kind::Error => Body::Error(&body),
+        };
+        encode_frame_vec(|out| encode_event(out, V2, self.status, &envelope, body))
+    }
+}
+
+/// JSON text produced by serde_json, written as it is.
+pub(crate) struct Verbatim<'a>(pub &'a str);
+
+impl WriteJson for Verbatim<'_> {
+    fn write_json(&self, out: &mut [u8]) -> Result<usize, uhome_protocol::Error> {
+        let text = self.0.as_bytes();
+        out.get_mut(..text.len())
+            .ok_or(uhome_protocol::Error::BufferTooSmall)?
+            .copy_from_slice(text);
+        Ok(text.len())
+    }
+}
+
+/// Runs an encoder into a buffer sized for any frame and returns the frame.
+pub(crate) fn encode_frame_vec(
+    encode: impl FnOnce(&mut [u8]) -> Result<usize, uhome_protocol::Error>,
+) -> Result<Bytes, uhome_protocol::Error> {
+    let mut out = vec![0u8; MAX_FRAME_LEN];
+    let n = encode(&mut out)?;
+    out.truncate(n);
+    Ok(Bytes::from(out))
+}
+
+/// A fresh event id: a UUID v4 ([UH-EVENT-7] recommends it).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The current time as v0.0.1 writes it: RFC 3339 UTC with milliseconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uhome_protocol::{Frame, Message};
+
+    fn decode(bytes: &[u8]) -> (u8, String, Value) {
+        let (frame, _) = Frame::decode(bytes).complete().unwrap();
+        let Ok(Message::Event(e)) = frame.message() else {
+            panic!()
+        };
+        let body = e.data.or(e.error).unwrap();
+        (
+            frame.status(),
+            e.event_type.to_string(),
+            serde_json::from_str(body.as_str()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn replies_encode_with_envelope_and_status() {
+        let (status, t, data) = decode(&Reply::healthy().encode("node"));
+        assert_eq!((status, t.as_str()), (1, "µHome.response"));
+        assert_eq!(
+            data,
+            serde_json::json!({"message": "Service is healthy", "code": "healthy"})
+        );
+        let (status, t, error) = decode(&Reply::internal("boom").encode("node"));
+        assert_eq!((status, t.as_str()), (0, "µHome.error"));
+        assert_eq!(error["code"], "internal");
+        assert_eq!(error["reason"], "boom");
+    }
+
+    #[test]
+    fn invalid_codes_and_oversized_replies_become_internal() {
+        let (status, _, error) = decode(&Reply::ok("x").encode("n"));
+        assert_eq!((status, error["code"].as_str()), (1, Some("ok")));
+        let (status, _, error) = decode(&Reply::response("Bad Code", "x", Map::new()).encode("n"));
+        assert_eq!((status, error["code"].as_str()), (0, Some("internal")));
+        let big = "x".repeat(70_000);
+        let (status, _, error) = decode(&Reply::ok(&big).encode("n"));
+        assert_eq!((status, error["code"].as_str()), (0, Some("internal")));
+    }
+
+    #[test]
+    fn codes_follow_uh_reply_8() {
+        assert!(is_valid_code("no_handler") && is_valid_code("a1"));
+        assert!(
+            !is_valid_code("")
+                && !is_valid_code("1a")
+                && !is_valid_code("Ab")
+                && !is_valid_code("a-b")
+        );
+    }
+}
