@@ -304,23 +304,54 @@ pub fn elements(text: &str) -> Option<Vec<&str>> {
     Some(out)
 }
 
-/// `text` with the hex digits of every `\u` escape in lower case (serde-json-core writes
-/// `\u001F`, serde_json `\u001f`; both are the same JSON).
-pub fn lower_hex_escapes(text: &str) -> String {
+/// Valid JSON text in a canonical spelling, for comparing two writers: the hex digits of
+/// every `\u` escape in lower case (serde-json-core writes `\u001F`, serde_json `\u001f`)
+/// and every number with a fraction or exponent respelled from its `f64` value
+/// (serde-json-core writes `1e233`, serde_json `1e+233`). Integers are kept as written.
+pub fn canonical(text: &str) -> String {
+    let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '\\' {
-            continue;
-        }
-        match chars.next() {
-            Some('u') => {
-                out.push('u');
-                out.extend(chars.by_ref().take(4).map(|h| h.to_ascii_lowercase()));
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let end = skip_string(b, i);
+                let mut chars = text.get(i..end).unwrap_or("").chars();
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    if c == '\\' {
+                        match chars.next() {
+                            Some('u') => {
+                                out.push('u');
+                                out.extend(chars.by_ref().take(4).map(|h| h.to_ascii_lowercase()));
+                            }
+                            Some(other) => out.push(other),
+                            None => {}
+                        }
+                    }
+                }
+                i = end;
             }
-            Some(other) => out.push(other),
-            None => {}
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < b.len() && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let number = text.get(start..i).unwrap_or("");
+                match number.parse::<f64>() {
+                    Ok(f) if number.contains(['.', 'e', 'E']) => out.push_str(&format!("{f:e}")),
+                    _ => out.push_str(number),
+                }
+            }
+            _ => {
+                let start = i;
+                i += 1;
+                while i < b.len() && !matches!(b[i], b'"' | b'-' | b'0'..=b'9') {
+                    i += 1;
+                }
+                out.push_str(text.get(start..i).unwrap_or(""));
+            }
         }
     }
     out
@@ -411,10 +442,11 @@ mod tests {
     }
 
     #[test]
-    fn hex_case_is_normalised_only_in_escapes() {
+    fn canonical_spelling_only_touches_escapes_and_floats() {
         assert_eq!(
-            lower_hex_escapes(r#""\u001F\\u00AB" "AB""#),
-            r#""\u001f\\u00AB" "AB""#
+            canonical(r#"["\u001F\\u00AB", "AB", 1e+233, 6.5E233, 10, -0.0, "1e+2"]"#),
+            r#"["\u001f\\u00AB", "AB", 1e233, 6.5e233, 10, -0e0, "1e+2"]"#
         );
+        assert_ne!(canonical("[1.5]"), canonical("[1.25]"));
     }
 }

@@ -1,0 +1,5 @@
+//! `event_decode`: see fuzz/README.md; the properties are `uhome_fuzz_checks::event_decode`.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| uhome_fuzz_checks::event_decode(data));

@@ -1,0 +1,5 @@
+//! `json_differential`: see fuzz/README.md; the properties are `uhome_fuzz_checks::json_differential`.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| uhome_fuzz_checks::json_differential(data));

@@ -1,0 +1,5 @@
+//! `roundtrip`: see fuzz/README.md; the properties are `uhome_fuzz_checks::roundtrip`.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| uhome_fuzz_checks::roundtrip(data));
