@@ -1,0 +1,226 @@
+//! The `uhome` binary as a user runs it: the README walkthrough on ephemeral ports, exit
+//! statuses, the REPL, and `--help` on every subcommand.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const UHOME: &str = env!("CARGO_BIN_EXE_uhome");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> Running {
+    Running(
+        Command::new(UHOME)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("uhome starts"),
+    )
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(UHOME).args(args).output().expect("uhome runs")
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn wait_healthy(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if run(&["send", addr, "µHome.core.healthcheck", "--timeout", "500ms"])
+            .status
+            .success()
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{addr} never became healthy");
+}
+
+/// Lines a child prints on stdout, collected in the background.
+fn lines(child: &mut Running) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+#[test]
+fn the_readme_walkthrough_works() {
+    let (broker, registry, service) = (free_port(), free_port(), free_port());
+    let broker_addr = format!("127.0.0.1:{broker}");
+    let registry_addr = format!("127.0.0.1:{registry}");
+    let service_addr = format!("127.0.0.1:{service}");
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &broker_addr,
+        "--registry-listen",
+        &registry_addr,
+    ]);
+    wait_healthy(&broker_addr);
+    wait_healthy(&registry_addr);
+    let mut lamp = spawn(&[
+        "service",
+        "--id",
+        "lamp",
+        "--port",
+        &service.to_string(),
+        "--registry",
+        &registry_addr,
+        "--broker",
+        &broker_addr,
+        "--log",
+        "home.>",
+        "--echo",
+        "ping",
+    ]);
+    let printed = lines(&mut lamp);
+    wait_healthy(&service_addr);
+
+    let nodes = json(&run(&["nodes", "--registry", &registry_addr]));
+    assert_eq!(
+        nodes,
+        serde_json::json!([{"nodeId": "lamp", "address": service_addr}])
+    );
+
+    let mut report = serde_json::Value::Null;
+    for _ in 0..50 {
+        report = json(&run(&[
+            "publish",
+            "home.lamp.on",
+            r#"{"level": 80}"#,
+            "--broker",
+            &broker_addr,
+        ]));
+        if report["delivered"] == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(report, serde_json::json!({"delivered": 1, "failed": []}));
+    let line = printed
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the service prints the event");
+    assert!(
+        line.contains("lamp received home.lamp.on from uhome/cli: {\"level\":80}"),
+        "{line}"
+    );
+
+    let echo = run(&["send", &service_addr, "ping", "\"hi\""]);
+    assert!(echo.status.success());
+    assert_eq!(json(&echo)["event"]["data"]["echo"], "hi");
+
+    let refused = run(&["send", &registry_addr, "µHome.core.register", "{}"]);
+    assert_eq!(refused.status.code(), Some(12), "status 2 → exit 12");
+    assert_eq!(json(&refused)["event"]["error"]["code"], "invalid_data");
+
+    let mut repl = Command::new(UHOME)
+        .args([
+            "repl",
+            "--broker",
+            &broker_addr,
+            "--registry",
+            &registry_addr,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let script = format!(
+        "help\nnodes\nsend {service_addr} ping {{\"n\": 1}}\npublish home.x\nbogus\nexit\n"
+    );
+    repl.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = repl.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("publish TYPE [DATA]"), "help: {text}");
+    assert!(text.contains("\"nodeId\": \"lamp\""), "nodes: {text}");
+    assert!(
+        text.contains("\"echo\": {\n") || text.contains("\"n\": 1"),
+        "send: {text}"
+    );
+    assert!(text.contains("\"delivered\": 1"), "publish: {text}");
+    assert!(text.contains("unknown command \"bogus\""), "{text}");
+
+    let pid = lamp.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lamp.0.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        lamp.0.try_wait().unwrap().is_some_and(|s| s.success()),
+        "graceful exit on SIGTERM"
+    );
+    assert_eq!(
+        json(&run(&["nodes", "--registry", &registry_addr])),
+        serde_json::json!([]),
+        "unregistered on shutdown"
+    );
+}
+
+#[test]
+fn exit_statuses_and_usage_errors() {
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let out = run(&["send", &nobody, "x", "--timeout", "300ms"]);
+    assert_eq!(out.status.code(), Some(1), "no reply");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
+    let out = run(&["send", &nobody, "x", "not json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DATA must be JSON"));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in [
+        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "repl", "bench",
+    ] {
+        let out = run(&[sub, "--help"]);
+        assert!(out.status.success(), "{sub} --help");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: uhome"),
+            "{sub}"
+        );
+    }
+    let out = run(&["--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mesh"));
+}
