@@ -15,7 +15,7 @@ use uhome_protocol::{encode_event, Body, Envelope, Message, V2};
 
 use crate::codec::{FrameCodec, OwnedFrame};
 use crate::config::CLIENT_TIMEOUT;
-use crate::reply::{encode_frame_vec, new_id, now, Verbatim};
+use crate::reply::{encode_frame_vec, estimate, new_id, now, Verbatim};
 
 /// Why a request got no reply.
 #[derive(Debug, thiserror::Error)]
@@ -325,8 +325,17 @@ impl Client {
             Some(data) => Body::Data(data),
             None => Body::None,
         };
-        encode_frame_vec(|out| encode_event(out, V2, uhome_protocol::status::OK, &envelope, body))
-            .map_err(ClientError::Encode)
+        let size = estimate(
+            request.data.as_ref().map_or(0, String::len)
+                + id.len()
+                + timestamp.len()
+                + envelope.source.len()
+                + request.event_type.len(),
+        );
+        encode_frame_vec(size, |out| {
+            encode_event(out, V2, uhome_protocol::status::OK, &envelope, body)
+        })
+        .map_err(ClientError::Encode)
     }
 }
 

@@ -168,7 +168,10 @@ impl Reply {
             Kind::Response => Body::Data(&body),
             Kind::Error => Body::Error(&body),
         };
-        encode_frame_vec(|out| encode_event(out, V2, self.status, &envelope, body))
+        let size = estimate(self.body.len() + id.len() + timestamp.len() + source.len() + 16);
+        encode_frame_vec(size, |out| {
+            encode_event(out, V2, self.status, &envelope, body)
+        })
     }
 }
 
@@ -185,14 +188,27 @@ impl WriteJson for Verbatim<'_> {
     }
 }
 
-/// Runs an encoder into a buffer sized for any frame and returns the frame.
+/// Runs an encoder into a buffer of about `estimate` bytes, or one sized for any frame when
+/// that is too small, and returns the frame.
 pub(crate) fn encode_frame_vec(
-    encode: impl FnOnce(&mut [u8]) -> Result<usize, uhome_protocol::Error>,
+    estimate: usize,
+    encode: impl Fn(&mut [u8]) -> Result<usize, uhome_protocol::Error>,
 ) -> Result<Bytes, uhome_protocol::Error> {
-    let mut out = vec![0u8; MAX_FRAME_LEN];
-    let n = encode(&mut out)?;
+    let mut out = vec![0u8; estimate.min(MAX_FRAME_LEN)];
+    let n = match encode(&mut out) {
+        Err(uhome_protocol::Error::BufferTooSmall) if out.len() < MAX_FRAME_LEN => {
+            out = vec![0u8; MAX_FRAME_LEN];
+            encode(&mut out)?
+        }
+        other => other?,
+    };
     out.truncate(n);
     Ok(Bytes::from(out))
+}
+
+/// Room for an envelope around `content` bytes of strings and body.
+pub(crate) fn estimate(content: usize) -> usize {
+    content + 160
 }
 
 /// A fresh event id: a UUID v4 ([UH-EVENT-7] recommends it).
@@ -246,6 +262,19 @@ mod tests {
         let big = "x".repeat(70_000);
         let (status, _, error) = decode(&Reply::ok(&big).encode("n"));
         assert_eq!((status, error["code"].as_str()), (0, Some("internal")));
+    }
+
+    #[test]
+    fn a_small_estimate_falls_back_to_a_frame_sized_buffer() {
+        let frame = encode_frame_vec(8, |out| {
+            uhome_protocol::encode_frame(out, 2, 1, &[b' '; 300])
+        })
+        .unwrap();
+        assert_eq!(frame.len(), 305);
+        let too_big = encode_frame_vec(8, |out| {
+            uhome_protocol::encode_frame(out, 2, 1, &[b' '; 70_000])
+        });
+        assert_eq!(too_big, Err(uhome_protocol::Error::TooLarge));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::config::{
     MAX_HEALTH_CHECKS_IN_FLIGHT, PUSH_BACKOFF,
 };
 use crate::node::{ready, Dispatch, Node, ReplyFuture};
-use crate::reply::{encode_frame_vec, Reply};
+use crate::reply::{encode_frame_vec, estimate, Reply};
 use crate::server::{self, ServerHandle};
 use store::{Record, Recovered, Store};
 
@@ -306,7 +306,13 @@ fn nodes_frame(
         event_type: NODES,
     };
     let data = NodeList { nodes: &entries };
-    encode_frame_vec(|out| {
+    let size = estimate(
+        list.iter()
+            .map(|(id, addr)| id.len() + addr.len() + 32)
+            .sum::<usize>()
+            + 128,
+    );
+    encode_frame_vec(size, |out| {
         encode_event(
             out,
             V2,
