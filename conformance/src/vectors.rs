@@ -115,6 +115,37 @@ pub fn load_file(path: &Path) -> Result<VectorFile, String> {
     serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The vector files of this repository, compiled in: `(file name, text)`.
+pub const EMBEDDED: [(&str, &str); 7] = [
+    ("frame.json", include_str!("../../spec/vectors/frame.json")),
+    (
+        "version-status.json",
+        include_str!("../../spec/vectors/version-status.json"),
+    ),
+    ("json.json", include_str!("../../spec/vectors/json.json")),
+    ("utf8.json", include_str!("../../spec/vectors/utf8.json")),
+    (
+        "envelope.json",
+        include_str!("../../spec/vectors/envelope.json"),
+    ),
+    ("core.json", include_str!("../../spec/vectors/core.json")),
+    (
+        "legacy.json",
+        include_str!("../../spec/vectors/legacy.json"),
+    ),
+];
+
+/// The compiled-in vector files.
+pub fn embedded() -> Result<Vec<VectorFile>, String> {
+    EMBEDDED
+        .iter()
+        .map(|(name, text)| {
+            let value = parse_json(text).map_err(|e| format!("{name}: {e}"))?;
+            serde_json::from_value(value).map_err(|e| format!("{name}: {e}"))
+        })
+        .collect()
+}
+
 /// Reads every vector file of `dir`.
 pub fn load_all(dir: &Path) -> Result<Vec<VectorFile>, String> {
     VECTOR_FILES

@@ -1,0 +1,394 @@
+//! Broker cases: the suite plays the registry (it sends the node lists) and the services
+//! (listeners that record deliveries).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use uhome_protocol::core::{NODES, PUBLISH, SUBSCRIBE, UNSUBSCRIBE};
+
+use super::{case, Case};
+use crate::case::{violation, CaseFuture, CaseResult, Level::*, Problem, Role::Broker};
+use crate::ctx::Ctx;
+use crate::peers::{Mode, Peer};
+use crate::wire::{Reply, Request};
+
+pub(super) fn cases() -> Vec<Case> {
+    vec![
+        case("UH-BROKER-4/subscribe-needs-registration", &["UH-BROKER-4"], Must, Broker,
+            "a subscribe from a node id not in the list is refused not_registered, reason \"Node is not registered\"", needs_registration),
+        case("UH-BROKER-1/nodes-replaces-the-list", &["UH-BROKER-1", "UH-BROKER-4"], Must, Broker,
+            "µHome.core.nodes is answered nodes_updated with the verbatim message, and its nodes can subscribe", nodes_then_subscribe),
+        case("UH-BROKER-7/matching-subscribers-once", &["UH-BROKER-7", "UH-BROKER-9"], Must, Broker,
+            "a publish reaches every matching subscriber exactly once (also with two matching patterns) and no one else; the report counts them", matching_once),
+        case("UH-BROKER-7/delivered-event", &["UH-BROKER-7"], Must, Broker,
+            "the delivered event is version 2, status 1, with the publisher's id and source, the published type and data", delivered_event),
+        case("UH-BROKER-3/wildcards", &["UH-BROKER-3", "UH-BROKER-7"], Must, Broker,
+            "* matches one token and > one or more trailing tokens", wildcards),
+        case("UH-BROKER-5/unsubscribe", &["UH-BROKER-5"], Must, Broker,
+            "unsubscribe removes exactly that pattern and says whether it was there", unsubscribe),
+        case("UH-BROKER-8/dead-subscriber", &["UH-BROKER-8", "UH-BROKER-9"], Must, Broker,
+            "a subscriber that is gone is reported failed, the others are delivered, the broker keeps serving", dead_subscriber),
+        case("UH-BROKER-8/silent-subscriber", &["UH-BROKER-8", "UH-SECURITY-4"], Must, Broker,
+            "a subscriber that never replies does not hold up delivery to the others and is reported failed", silent_subscriber),
+        case("UH-BROKER-2/list-update-drops-removed", &["UH-BROKER-2"], Must, Broker,
+            "a new list keeps the subscriptions of kept nodes and drops those of removed nodes", list_update),
+        case("UH-BROKER-1/refused-list-unchanged", &["UH-BROKER-1"], Must, Broker,
+            "a list that repeats a node id is refused invalid_data and leaves the list as it was", refused_list),
+        case("UH-BROKER-6/publisher-need-not-be-registered", &["UH-BROKER-6", "UH-BROKER-9"], Must, Broker,
+            "a publish from a node id not in the list is answered published", unlisted_publisher),
+    ]
+}
+
+const REGISTRY: &str = "µHome/core/serviceRegistry";
+
+async fn set_list(ctx: &Ctx, nodes: &[&Peer]) -> CaseResult {
+    let list: Vec<Value> = nodes
+        .iter()
+        .map(|n| json!({"nodeId": n.id(), "address": n.addr()}))
+        .collect();
+    let reply = ctx
+        .call(&Request::new(NODES, Some(json!({"nodes": list}))).from(REGISTRY))
+        .await?;
+    reply.expect(1, "nodes_updated", Some("Succesfully updated active nodes"))
+}
+
+async fn subscribe(ctx: &Ctx, node: &Peer, pattern: &str) -> Result<Reply, Problem> {
+    ctx.call(&Request::new(SUBSCRIBE, Some(json!({"subscribe": pattern}))).from(node.id()))
+        .await
+}
+
+async fn subscribed(ctx: &Ctx, node: &Peer, pattern: &str) -> CaseResult {
+    subscribe(ctx, node, pattern).await?.expect(
+        1,
+        "subscribed",
+        Some("Successful subscribed to event"),
+    )
+}
+
+/// Publishes and returns (delivered, failed).
+async fn publish(
+    ctx: &Ctx,
+    source: &str,
+    event_type: &str,
+    data: Option<Value>,
+) -> Result<(u64, Vec<String>), Problem> {
+    let mut body = json!({"type": event_type});
+    if let Some(data) = data {
+        body["data"] = data;
+    }
+    let reply = ctx
+        .call(&Request::new(PUBLISH, Some(body)).from(source))
+        .await?;
+    reply.expect(1, "published", Some("Event published"))?;
+    let data = reply.data.clone().unwrap_or_default();
+    let delivered = data
+        .get("delivered")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| violation("delivered, a count", reply.summary()))?;
+    let mut failed: Vec<String> = data
+        .get("failed")
+        .and_then(Value::as_array)
+        .ok_or_else(|| violation("failed, an array", reply.summary()))?
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect();
+    failed.sort();
+    Ok((delivered, failed))
+}
+
+/// How many events of `event_type` each peer got, after a short settle.
+async fn counts(peers: &[&Peer], event_type: &str) -> Vec<usize> {
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    peers
+        .iter()
+        .map(|p| p.received_of(event_type).len())
+        .collect()
+}
+
+fn needs_registration(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let node = ctx.peer("stranger", Mode::Healthy).await?;
+        set_list(ctx, &[]).await?;
+        let reply = subscribe(ctx, &node, "a.b").await?;
+        reply.expect(
+            2,
+            "not_registered",
+            Some("Failed to subscribe for microservice to event"),
+        )?;
+        if reply.reason() != Some("Node is not registered") {
+            return Err(violation(
+                "reason \"Node is not registered\"",
+                reply.summary(),
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn nodes_then_subscribe(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let node = ctx.peer("member", Mode::Healthy).await?;
+        set_list(ctx, &[&node]).await?;
+        subscribed(ctx, &node, "a.b").await?;
+        subscribed(ctx, &node, "a.b").await
+    })
+}
+
+fn matching_once(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (a, b, c) = (
+            ctx.peer("a", Mode::Healthy).await?,
+            ctx.peer("b", Mode::Healthy).await?,
+            ctx.peer("c", Mode::Healthy).await?,
+        );
+        set_list(ctx, &[&a, &b, &c]).await?;
+        subscribed(ctx, &a, "home.lamp").await?;
+        subscribed(ctx, &b, "home.lamp").await?;
+        subscribed(ctx, &b, "home.*").await?;
+        subscribed(ctx, &c, "garden.lamp").await?;
+        let (delivered, failed) = publish(
+            ctx,
+            &ctx.node_id("switch"),
+            "home.lamp",
+            Some(json!({"on": true})),
+        )
+        .await?;
+        let got = counts(&[&a, &b, &c], "home.lamp").await;
+        if got != [1, 1, 0] {
+            return Err(violation(
+                "deliveries a 1, b 1 (two patterns, once), c 0",
+                format!("{got:?}"),
+            ));
+        }
+        if (delivered, failed.len()) != (2, 0) {
+            return Err(violation(
+                "delivered 2, failed []",
+                format!("delivered {delivered}, failed {failed:?}"),
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn delivered_event(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let a = ctx.peer("receiver", Mode::Healthy).await?;
+        set_list(ctx, &[&a]).await?;
+        subscribed(ctx, &a, "evt.check").await?;
+        let publisher = ctx.node_id("publisher");
+        let request = Request::new(
+            PUBLISH,
+            Some(json!({"type": "evt.check", "data": {"n": [1, "two"]}})),
+        )
+        .from(&publisher);
+        ctx.call(&request).await?.expect(1, "published", None)?;
+        let got = a.received_of("evt.check");
+        let Some(event) = got.first() else {
+            return Err(violation("a delivery", "none"));
+        };
+        let checks = [
+            (event.header == (2, 1), format!("header {:?}", event.header)),
+            (
+                event.id == request.id,
+                format!("id {:?}, published {:?}", event.id, request.id),
+            ),
+            (
+                event.source == publisher,
+                format!("source {:?}", event.source),
+            ),
+            (
+                event.data == Some(json!({"n": [1, "two"]})),
+                format!("data {:?}", event.data),
+            ),
+        ];
+        for (ok, actual) in checks {
+            if !ok {
+                return Err(violation(
+                    "version 2, status 1, the publisher's id and source, the published data",
+                    actual,
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
+fn wildcards(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (star, gt, top) = (
+            ctx.peer("star", Mode::Healthy).await?,
+            ctx.peer("gt", Mode::Healthy).await?,
+            ctx.peer("top", Mode::Healthy).await?,
+        );
+        set_list(ctx, &[&star, &gt, &top]).await?;
+        subscribed(ctx, &star, "w.*").await?;
+        subscribed(ctx, &gt, "w.>").await?;
+        subscribed(ctx, &top, "*").await?;
+        let source = ctx.node_id("w-publisher");
+        let cases = [
+            ("w", [0, 0, 1]),
+            ("w.a", [1, 1, 0]),
+            ("w.a.b", [0, 1, 0]),
+            ("x.a", [0, 0, 0]),
+        ];
+        for (event_type, want) in cases {
+            publish(ctx, &source, event_type, None).await?;
+            let got = counts(&[&star, &gt, &top], event_type).await;
+            if got != want {
+                return Err(violation(
+                    format!(
+                        "{event_type}: w.* {}, w.> {}, * {}",
+                        want[0], want[1], want[2]
+                    ),
+                    format!("{got:?}"),
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
+fn unsubscribe(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let node = ctx.peer("quitter", Mode::Healthy).await?;
+        set_list(ctx, &[&node]).await?;
+        subscribed(ctx, &node, "u.a").await?;
+        subscribed(ctx, &node, "u.*").await?;
+        let call = |pattern: &'static str| {
+            Request::new(UNSUBSCRIBE, Some(json!({"unsubscribe": pattern}))).from(node.id())
+        };
+        for (pattern, removed) in [("u.a", true), ("u.a", false)] {
+            let reply = ctx.call(&call(pattern)).await?;
+            reply.expect(
+                1,
+                "unsubscribed",
+                Some("Successfully unsubscribed from event"),
+            )?;
+            let got = reply
+                .data
+                .as_ref()
+                .and_then(|d| d.get("removed"))
+                .and_then(Value::as_bool);
+            if got != Some(removed) {
+                return Err(violation(format!("removed {removed}"), format!("{got:?}")));
+            }
+        }
+        let source = ctx.node_id("u-publisher");
+        publish(ctx, &source, "u.a", None).await?;
+        if counts(&[&node], "u.a").await != [1] {
+            return Err(violation("u.* still delivers u.a once", "not once"));
+        }
+        Ok(())
+    })
+}
+
+fn dead_subscriber(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (alive, dead) = (
+            ctx.peer("alive", Mode::Healthy).await?,
+            ctx.peer("dead", Mode::Healthy).await?,
+        );
+        set_list(ctx, &[&alive, &dead]).await?;
+        subscribed(ctx, &alive, "d.x").await?;
+        subscribed(ctx, &dead, "d.x").await?;
+        let dead_id = dead.id().to_string();
+        dead.stop();
+        let (delivered, failed) = publish(ctx, &ctx.node_id("d-publisher"), "d.x", None).await?;
+        if (delivered, failed.clone()) != (1, vec![dead_id.clone()]) {
+            return Err(violation(
+                format!("delivered 1, failed [{dead_id}]"),
+                format!("delivered {delivered}, failed {failed:?}"),
+            ));
+        }
+        if counts(&[&alive], "d.x").await != [1] {
+            return Err(violation("the live subscriber delivered", "not delivered"));
+        }
+        ctx.still_serving("a failed delivery").await
+    })
+}
+
+fn silent_subscriber(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (fast, silent) = (
+            ctx.peer("fast", Mode::Healthy).await?,
+            ctx.peer("silent", Mode::Silent).await?,
+        );
+        set_list(ctx, &[&fast, &silent]).await?;
+        subscribed(ctx, &fast, "s.x").await?;
+        subscribed(ctx, &silent, "s.x").await?;
+        let started = tokio::time::Instant::now();
+        let publisher = ctx.node_id("s-publisher");
+        let publishing = publish(ctx, &publisher, "s.x", None);
+        let fast_delivered = async {
+            fast.wait_for(Duration::from_secs(2), |r| {
+                r.iter().any(|e| e.event_type == "s.x")
+            })
+            .await
+        };
+        let (report, fast_ok) = tokio::join!(publishing, fast_delivered);
+        if !fast_ok {
+            return Err(violation(
+                "the responsive subscriber delivered at once",
+                format!("nothing after {:?}", started.elapsed()),
+            ));
+        }
+        let (delivered, failed) = report?;
+        if (delivered, failed.clone()) != (1, vec![silent.id().to_string()]) {
+            return Err(violation(
+                format!("delivered 1, failed [{}]", silent.id()),
+                format!("delivered {delivered}, failed {failed:?}"),
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn list_update(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (kept, removed) = (
+            ctx.peer("kept", Mode::Healthy).await?,
+            ctx.peer("removed", Mode::Healthy).await?,
+        );
+        set_list(ctx, &[&kept, &removed]).await?;
+        subscribed(ctx, &kept, "l.x").await?;
+        subscribed(ctx, &removed, "l.x").await?;
+        set_list(ctx, &[&kept]).await?;
+        set_list(ctx, &[&kept, &removed]).await?;
+        let (delivered, _) = publish(ctx, &ctx.node_id("l-publisher"), "l.x", None).await?;
+        let got = counts(&[&kept, &removed], "l.x").await;
+        if got != [1, 0] || delivered != 1 {
+            return Err(violation(
+                "kept delivered, removed (and re-added) not",
+                format!("{got:?}, delivered {delivered}"),
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn refused_list(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let node = ctx.peer("steady", Mode::Healthy).await?;
+        set_list(ctx, &[&node]).await?;
+        let twice = json!({"nodes": [{"nodeId": node.id(), "address": node.addr()}, {"nodeId": node.id(), "address": node.addr()}]});
+        let reply = ctx
+            .call(&Request::new(NODES, Some(twice)).from(REGISTRY))
+            .await?;
+        reply.expect(2, "invalid_data", Some("Failed to update active nodes"))?;
+        subscribed(ctx, &node, "r.x").await
+    })
+}
+
+fn unlisted_publisher(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        set_list(ctx, &[]).await?;
+        let (delivered, failed) = publish(ctx, &ctx.node_id("outsider"), "o.x", None).await?;
+        if (delivered, failed.len()) != (0, 0) {
+            return Err(violation(
+                "delivered 0, failed []",
+                format!("{delivered}, {failed:?}"),
+            ));
+        }
+        Ok(())
+    })
+}

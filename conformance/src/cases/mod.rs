@@ -1,0 +1,79 @@
+//! The case catalogue.
+
+mod broker;
+mod node;
+mod registry;
+mod vectors;
+
+use std::sync::Arc;
+
+use crate::case::{CaseFuture, CaseInfo, Level, Role};
+use crate::ctx::Ctx;
+
+pub use vectors::VectorCase;
+
+/// How a case runs.
+#[derive(Clone)]
+pub enum Run {
+    /// A function of the context.
+    Fn(fn(&Ctx) -> CaseFuture<'_>),
+    /// A vector sent over TCP.
+    Vector(Arc<VectorCase>),
+}
+
+/// A case: what it checks and how it runs.
+#[derive(Clone)]
+pub struct Case {
+    /// Catalogue entry.
+    pub info: CaseInfo,
+    /// Its code.
+    pub run: Run,
+}
+
+impl Case {
+    /// Runs the case.
+    pub fn run<'a>(&'a self, ctx: &'a Ctx) -> CaseFuture<'a> {
+        match &self.run {
+            Run::Fn(f) => f(ctx),
+            Run::Vector(v) => Box::pin(vectors::run(v, ctx)),
+        }
+    }
+}
+
+pub(crate) fn case(
+    id: &str,
+    requirements: &[&str],
+    level: Level,
+    role: Role,
+    description: &str,
+    run: fn(&Ctx) -> CaseFuture<'_>,
+) -> Case {
+    Case {
+        info: CaseInfo {
+            id: id.to_string(),
+            requirements: requirements.iter().map(|r| r.to_string()).collect(),
+            level,
+            role,
+            description: description.to_string(),
+            feature: None,
+        },
+        run: Run::Fn(run),
+    }
+}
+
+/// Every case, in the order they run: node cases, vector cases, then the role cases.
+pub fn catalogue() -> Vec<Case> {
+    let mut all = node::cases();
+    all.extend(vectors::cases());
+    all.extend(registry::cases());
+    all.extend(broker::cases());
+    all
+}
+
+/// The cases that apply to a target of `role` (`Any` runs the node cases only).
+pub fn for_role(all: &[Case], role: Role) -> Vec<Case> {
+    all.iter()
+        .filter(|c| c.info.role == Role::Any || (role != Role::Any && c.info.role == role))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,116 @@
+//! The profile of the node under test (`--profile FILE`, spec/conformance-contract.md).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// What the node under test supports and how it is configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Profile {
+    /// The longest payload the node accepts (65535 when absent).
+    #[serde(default)]
+    pub max_payload: Option<usize>,
+    /// The node's idle timeout.
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        serialize_with = "ser_duration"
+    )]
+    pub idle_timeout: Option<Duration>,
+    /// The registry's health check interval.
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        serialize_with = "ser_duration"
+    )]
+    pub health_interval: Option<Duration>,
+    /// The registry's eviction threshold.
+    #[serde(default)]
+    pub evict_after: Option<u32>,
+    /// Optional features claimed.
+    #[serde(default)]
+    pub features: Vec<String>,
+}
+
+/// Features a profile may claim.
+pub const FEATURES: [&str; 1] = ["pushAfterHealthRound"];
+
+impl Profile {
+    /// Reads and checks a profile file.
+    pub fn load(path: &std::path::Path) -> Result<Profile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let profile: Profile =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(unknown) = profile
+            .features
+            .iter()
+            .find(|f| !FEATURES.contains(&f.as_str()))
+        {
+            return Err(format!(
+                "{}: unknown feature {unknown:?} (known: {FEATURES:?})",
+                path.display()
+            ));
+        }
+        Ok(profile)
+    }
+
+    /// The longest payload to send.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload.unwrap_or(uhome_protocol::MAX_PAYLOAD_LEN)
+    }
+
+    /// Whether a feature is claimed.
+    pub fn has(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DurationSpec {
+    Seconds(f64),
+    Text(String),
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    match Option::<DurationSpec>::deserialize(d)? {
+        None => Ok(None),
+        Some(DurationSpec::Seconds(s)) if s.is_finite() && s >= 0.0 => {
+            Ok(Some(Duration::from_secs_f64(s)))
+        }
+        Some(DurationSpec::Seconds(s)) => {
+            Err(serde::de::Error::custom(format!("bad duration {s}")))
+        }
+        Some(DurationSpec::Text(t)) => humantime::parse_duration(&t)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_numbers_or_text() {
+        let p: Profile = serde_json::from_str(
+            r#"{"idleTimeout": 1.5, "healthInterval": "200ms", "evictAfter": 2}"#,
+        )
+        .unwrap();
+        assert_eq!(p.idle_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(p.health_interval, Some(Duration::from_millis(200)));
+        assert_eq!(p.max_payload(), 65535);
+        assert!(
+            serde_json::from_str::<Profile>(r#"{"idle": 1}"#).is_err(),
+            "unknown members are refused"
+        );
+    }
+}
