@@ -33,6 +33,7 @@ impl Selection {
 
 /// The outcome of one case.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CaseReport {
     /// The case.
     #[serde(flatten)]

@@ -143,15 +143,16 @@ impl Reply {
             Some(code) if is_valid_code(&code) => self,
             _ => &Reply::internal("the handler's reply has no valid code"),
         };
-        match checked.encode_unchecked(source) {
+        match checked.try_encode(source) {
             Ok(bytes) => bytes,
             Err(_) => Reply::internal("the handler's reply does not fit in a frame")
-                .encode_unchecked(source)
+                .try_encode(source)
                 .unwrap_or_default(),
         }
     }
 
-    fn encode_unchecked(&self, source: &str) -> Result<Bytes, uhome_protocol::Error> {
+    /// Encodes the reply as it is: `TooLarge` when it does not fit in a frame.
+    pub fn try_encode(&self, source: &str) -> Result<Bytes, uhome_protocol::Error> {
         let id = new_id();
         let timestamp = now();
         let envelope = Envelope {

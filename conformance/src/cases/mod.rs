@@ -77,3 +77,20 @@ pub fn for_role(all: &[Case], role: Role) -> Vec<Case> {
         .cloned()
         .collect()
 }
+
+/// MUST requirements no case checks over the wire, and why. A test fails when a MUST is
+/// neither covered by a case nor listed here.
+pub const NOT_ON_THE_WIRE: &[(&str, &str)] = &[
+    (
+        "UH-EXCHANGE-11",
+        "a rule for clients reading replies; the suite checks nodes",
+    ),
+    (
+        "UH-REGISTRY-10",
+        "what a registry pushes after a restart needs the suite to restart it",
+    ),
+    (
+        "UH-REPLY-7",
+        "a handler failure depends on the node's own handlers failing on purpose",
+    ),
+];

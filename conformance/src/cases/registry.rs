@@ -39,6 +39,8 @@ pub(super) fn cases() -> Vec<Case> {
         case("UH-REGISTRY-8/discover", &["UH-REGISTRY-8"], Must, Registry,
             "discover lists the nodes in registration order", discover),
     ];
+    all.push(case("UH-REGISTRY-9/full", &["UH-REGISTRY-9"], Must, Registry,
+        "registrations that would make the list exceed one frame are refused registry_full, status 0, reason \"Registry is full\"", full));
     let mut evict = case("UH-REGISTRY-5/eviction", &["UH-REGISTRY-5", "UH-REGISTRY-4"], Must, Registry,
         "a node that stops answering is evicted after the declared number of failed checks, and the broker's list follows", eviction);
     evict.info.feature = Some("healthInterval, evictAfter".into());
@@ -529,5 +531,52 @@ fn push_after_round(ctx: &Ctx) -> CaseFuture<'_> {
             ));
         }
         Ok(())
+    })
+}
+
+fn full(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let node = ctx.peer("filler", Mode::Healthy).await?;
+        let base = ctx.node_id("full");
+        let mut registered = Vec::new();
+        let mut outcome = Err(violation(
+            "registry_full before 1000 registrations of 255-character node ids",
+            "every registration accepted",
+        ));
+        for i in 0..1000 {
+            let id = format!(
+                "{base}/{i:0>width$}",
+                width = 255usize.saturating_sub(base.chars().count() + 1)
+            );
+            let reply = register(ctx, &id, &node.addr()).await?;
+            if reply.status == 1 {
+                registered.push(id);
+                continue;
+            }
+            outcome = reply
+                .expect(0, "registry_full", Some("Failed to register microservice"))
+                .and_then(|()| {
+                    if reply.reason() == Some("Registry is full") {
+                        Ok(())
+                    } else {
+                        Err(violation("reason \"Registry is full\"", reply.summary()))
+                    }
+                });
+            ctx.transcript
+                .note(&format!("full after {} registrations", registered.len()));
+            break;
+        }
+        if outcome.is_ok() {
+            outcome = listed(ctx).await.map(|_| ()).map_err(|e| match e {
+                Problem::Violation { actual, .. } => {
+                    violation("discover still answers when the registry is full", actual)
+                }
+                other => other,
+            });
+        }
+        for id in &registered {
+            unregister(ctx, id).await?;
+        }
+        outcome
     })
 }

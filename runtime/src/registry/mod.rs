@@ -174,7 +174,7 @@ impl Shared {
                 None => {
                     let mut list = self.list();
                     list.push((node_id.clone(), address.clone()));
-                    if nodes_frame(&self.config.id, &list).is_err() {
+                    if !fits(&self.config.id, &list) {
                         return fail(Code::RegistryFull, "Registry is full");
                     }
                 }
@@ -283,6 +283,22 @@ impl Shared {
         }
         self.bump();
     }
+}
+
+/// Whether `list` fits in one `µHome.core.nodes` push and in one discover reply
+/// ([UH-REGISTRY-9]).
+fn fits(source: &str, list: &[(String, String)]) -> bool {
+    let entries: Vec<NodeEntry<'_>> = list
+        .iter()
+        .map(|(id, addr)| NodeEntry {
+            node_id: id,
+            address: addr,
+        })
+        .collect();
+    nodes_frame(source, list).is_ok()
+        && Reply::data(&Discovered::new(&entries))
+            .try_encode(source)
+            .is_ok()
 }
 
 /// The encoded `µHome.core.nodes` request carrying `list`, or `TooLarge`.
