@@ -17,6 +17,8 @@ pub struct Reply {
     kind: Kind,
     /// The JSON text of `data` (a response) or `error` (an error), produced by serde_json.
     body: String,
+    /// The body's `code`, when it is a string.
+    code: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,18 +34,26 @@ pub fn is_valid_code(code: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-fn json<T: Serialize + ?Sized>(value: &T) -> String {
+/// The body's JSON text and its `code`.
+fn json<T: Serialize + ?Sized>(value: &T) -> (String, Option<String>) {
     // Serializing maps, strings and the protocol's reply structs cannot fail.
-    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_string())
+    let value = serde_json::to_value(value).unwrap_or_default();
+    let code = value
+        .get("code")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    (value.to_string(), code)
 }
 
 impl Reply {
     /// A `µHome.response` whose data is `data` (which carries `message` and `code`).
     pub fn data<T: Serialize + ?Sized>(data: &T) -> Reply {
+        let (body, code) = json(data);
         Reply {
             status: uhome_protocol::status::OK,
             kind: Kind::Response,
-            body: json(data),
+            body,
+            code,
         }
     }
 
@@ -69,19 +79,23 @@ impl Reply {
         if let Some(reason) = reason {
             error.insert("reason".into(), reason.into());
         }
+        let (body, code) = json(&error);
         Reply {
             status,
             kind: Kind::Error,
-            body: json(&error),
+            body,
+            code,
         }
     }
 
     /// One of the protocol's error replies.
     pub fn from_error_reply(error: &ErrorReply<'_>) -> Reply {
+        let (body, code) = json(error);
         Reply {
             status: error.status,
             kind: Kind::Error,
-            body: json(error),
+            body,
+            code,
         }
     }
 
@@ -127,12 +141,8 @@ impl Reply {
     }
 
     /// The reply's code, if its body has one.
-    pub fn code_str(&self) -> Option<String> {
-        serde_json::from_str::<Value>(&self.body)
-            .ok()?
-            .get("code")?
-            .as_str()
-            .map(str::to_string)
+    pub fn code_str(&self) -> Option<&str> {
+        self.code.as_deref()
     }
 
     /// Encodes the reply frame sent by node `source` ([UH-REPLY-1], [UH-VERSION-5]): a fresh
@@ -140,7 +150,7 @@ impl Reply {
     /// becomes `internal`.
     pub fn encode(&self, source: &str) -> Bytes {
         let checked = match self.code_str() {
-            Some(code) if is_valid_code(&code) => self,
+            Some(code) if is_valid_code(code) => self,
             _ => &Reply::internal("the handler's reply has no valid code"),
         };
         match checked.try_encode(source) {
@@ -276,6 +286,26 @@ mod tests {
             uhome_protocol::encode_frame(out, 2, 1, &[b' '; 70_000])
         });
         assert_eq!(too_big, Err(uhome_protocol::Error::TooLarge));
+    }
+
+    #[test]
+    fn bodies_keep_v0_0_1_member_order() {
+        let id = "µHome/dummyService";
+        let reply = Reply::data(&uhome_protocol::reply::Registered::new(
+            &id,
+            "127.0.0.1:5102",
+        ));
+        assert_eq!(
+            reply.body(),
+            r#"{"message":"Successfully registered microservice 'µHome/dummyService'","code":"registered","address":"127.0.0.1:5102"}"#
+        );
+        assert_eq!(reply.code_str(), Some("registered"));
+        let mut extra = Map::new();
+        extra.insert("echo".into(), Value::Null);
+        assert_eq!(
+            Reply::response("echo", "Echo", extra).body(),
+            r#"{"message":"Echo","code":"echo","echo":null}"#
+        );
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -535,9 +534,4 @@ pub async fn start(listen: &str, config: RegistryConfig) -> Result<RegistryHandl
         tasks: vec![health, push],
         recovered,
     })
-}
-
-/// `{"nodes": [...]}` of a list, for tests and tools.
-pub fn list_json(list: &[(String, String)]) -> serde_json::Value {
-    json!({ "nodes": list.iter().map(|(id, addr)| json!({"nodeId": id, "address": addr})).collect::<Vec<_>>() })
 }
