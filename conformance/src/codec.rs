@@ -74,7 +74,7 @@ async fn decode(command: &str, input: &[u8], limit: Duration) -> (Outcome, Strin
         },
         Some(1) => {
             let code = stdout.strip_suffix('\n').unwrap_or(&stdout);
-            if !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            if crate::wire::is_code(code) {
                 Outcome::Refused(code.to_string())
             } else {
                 Outcome::Crashed(format!(

@@ -66,25 +66,20 @@ impl Profile {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DurationSpec {
-    Seconds(f64),
-    Text(String),
-}
-
+/// A number of seconds, or text such as `"500ms"`.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    match Option::<DurationSpec>::deserialize(d)? {
+    match Option::<serde_json::Value>::deserialize(d)? {
         None => Ok(None),
-        Some(DurationSpec::Seconds(s)) if s.is_finite() && s >= 0.0 => {
-            Ok(Some(Duration::from_secs_f64(s)))
-        }
-        Some(DurationSpec::Seconds(s)) => {
-            Err(serde::de::Error::custom(format!("bad duration {s}")))
-        }
-        Some(DurationSpec::Text(t)) => humantime::parse_duration(&t)
+        Some(serde_json::Value::Number(n)) => match n.as_f64() {
+            Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+            _ => Err(serde::de::Error::custom(format!("bad duration {n}"))),
+        },
+        Some(serde_json::Value::String(t)) => humantime::parse_duration(&t)
             .map(Some)
             .map_err(serde::de::Error::custom),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "a duration is a number of seconds or text, not {other}"
+        ))),
     }
 }
 

@@ -176,3 +176,37 @@ fn usage_errors_and_the_catalogue() {
         .as_array()
         .is_some_and(|t| !t.is_empty())));
 }
+
+#[test]
+fn the_reference_decoder_program_passes_every_vector_through_the_contract() {
+    let decoder = env!("CARGO_BIN_EXE_uhome-decode");
+    let out = run(&["vectors", "--exec", decoder]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("CONFORMS: 681 passed"), "{stdout}");
+}
+
+#[test]
+fn a_decoder_that_crashes_or_lies_fails() {
+    let out = run(&[
+        "vectors",
+        "--exec",
+        "cat >/dev/null; echo '{}'",
+        "--only",
+        "codec/frame/",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "accepting everything as {{}} fails"
+    );
+    let out = run(&[
+        "vectors",
+        "--exec",
+        "cat >/dev/null; exit 3",
+        "--only",
+        "codec/frame/length-0-v2",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "exit 3 is a crash");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("crashed: exit status 3"));
+}

@@ -300,7 +300,7 @@ def core_err(kind, code="invalid_data", reason=None):
     return err(code, role, FAILURE_MESSAGES[kind], reason)
 
 
-NO_HANDLER_BROKER = ok("no_handler", "broker")
+NO_HANDLER_ANY = ok("no_handler")
 
 
 # ---------------------------------------------------------------------------------------
@@ -422,7 +422,7 @@ def gen_frame():
           reqs=["UH-FRAME-2", "UH-JSON-1"], flags=["EmptyPayload", "TrailingBytes"])
     # --- complete / truncated
     f.add("complete-v2", "a minimal v2 event, exactly 5 + length bytes", sb, "valid",
-          frame=fr(small), reply=NO_HANDLER_BROKER, reqs=["UH-FRAME-1", "UH-FRAME-2"])
+          frame=fr(small), reply=NO_HANDLER_ANY, reqs=["UH-FRAME-1", "UH-FRAME-2"])
     for cut, what in ((1, "the last payload byte missing"),
                       (n // 2, "half of the payload missing"),
                       (n - 1, "only the first payload byte present"),
@@ -443,21 +443,21 @@ def gen_frame():
     other = env("test.second")
     f.add("followed-by-frame", "a complete frame followed by a second complete frame: the "
           "first is decoded alone", sb + frame_bytes(other), "valid", frame=fr(small),
-          reply=NO_HANDLER_BROKER, reqs=["UH-FRAME-2", "UH-EXCHANGE-4"],
+          reply=NO_HANDLER_ANY, reqs=["UH-FRAME-2", "UH-EXCHANGE-4"],
           flags=["TrailingBytes"])
     for k in (1, 3, 4):
         f.add("followed-by-%d-header-bytes" % k,
               "a complete frame followed by %d byte%s of the next frame's header"
               % (k, "s" if k > 1 else ""),
-              sb + frame_bytes(other)[:k], "valid", frame=fr(small), reply=NO_HANDLER_BROKER,
+              sb + frame_bytes(other)[:k], "valid", frame=fr(small), reply=NO_HANDLER_ANY,
               reqs=["UH-FRAME-2", "UH-EXCHANGE-4"], flags=["TrailingBytes"])
     f.add("followed-by-partial-frame", "a complete frame followed by the header and part of "
           "the payload of the next", sb + frame_bytes(other)[:20], "valid", frame=fr(small),
-          reply=NO_HANDLER_BROKER, reqs=["UH-FRAME-2", "UH-EXCHANGE-4"],
+          reply=NO_HANDLER_ANY, reqs=["UH-FRAME-2", "UH-EXCHANGE-4"],
           flags=["TrailingBytes"])
     f.add("followed-by-garbage", "a complete frame followed by bytes ff fe 00 that are not "
           "UTF-8: they belong to the next frame, not to this payload",
-          sb + b"\xff\xfe\x00", "valid", frame=fr(small), reply=NO_HANDLER_BROKER,
+          sb + b"\xff\xfe\x00", "valid", frame=fr(small), reply=NO_HANDLER_ANY,
           reqs=["UH-FRAME-2"], flags=["TrailingBytes"])
     f.add("followed-by-header-of-empty-frame", "a v1 frame followed by a header of length 0",
           frame_bytes(arr, 1) + header(0, 2, 1), "valid", frame=fr(arr, 1),
@@ -489,7 +489,7 @@ def gen_frame():
           reqs=["UH-FRAME-1", "UH-FRAME-2", "UH-FRAME-3"], flags=["Incomplete", "Unsigned"])
     e256 = padded_env(256)
     f.add("length-256-big-endian", "length 0x0100 = 256 (a little-endian reader would take 1)",
-          frame_bytes(e256), "valid", frame=fr(e256), reply=NO_HANDLER_BROKER,
+          frame_bytes(e256), "valid", frame=fr(e256), reply=NO_HANDLER_ANY,
           reqs=["UH-FRAME-1", "UH-FRAME-2"])
     s8001 = "y" * (0x8001 - 2)
     f.add("length-0x8001-v1", "version 1, a JSON string payload of length 0x8001 = 32769",
@@ -498,18 +498,18 @@ def gen_frame():
           flags=["LargePayload", "Unsigned", "V1", "NodeLimit"])
     e4k = padded_env(4096)
     f.add("length-4096", "a v2 event of 4096 payload bytes, the least every node MUST accept",
-          frame_bytes(e4k), "valid", frame=fr(e4k), reply=NO_HANDLER_BROKER,
+          frame_bytes(e4k), "valid", frame=fr(e4k), reply=NO_HANDLER_ANY,
           reqs=["UH-FRAME-2", "UH-FRAME-6"])
     e64k = padded_env(0xFFFF)
     big = frame_bytes(e64k)
     f.add("length-65535", "the largest frame: a v2 event of exactly 65535 payload bytes",
-          big, "valid", frame=fr(e64k), reply=NO_HANDLER_BROKER,
+          big, "valid", frame=fr(e64k), reply=NO_HANDLER_ANY,
           reqs=["UH-FRAME-2", "UH-FRAME-6"], flags=["LargePayload", "Unsigned", "NodeLimit"])
     f.add("length-65535-missing-1", "the 65535-byte frame without its last byte: 1 byte "
           "needed", big[:-1], "invalid", error="incomplete",
           reqs=["UH-FRAME-2", "UH-FRAME-3"], flags=["Incomplete", "LargePayload", "Unsigned"])
     f.add("length-65535-followed-by-frame", "the 65535-byte frame followed by a small frame",
-          big + sb, "valid", frame=fr(e64k), reply=NO_HANDLER_BROKER,
+          big + sb, "valid", frame=fr(e64k), reply=NO_HANDLER_ANY,
           reqs=["UH-FRAME-2", "UH-EXCHANGE-4"],
           flags=["LargePayload", "TrailingBytes", "Unsigned", "NodeLimit"])
     f.add("reply-frame-status-2", "a reply frame (µHome.error, status 2) decodes like any "
@@ -544,10 +544,10 @@ def gen_version_status():
     hc = env(MICRO + "Home.core.healthcheck")
     # --- versions
     f.add("version-2", "version 2 with a valid event: decoded", frame_bytes(e, 2), "valid",
-          frame=fr(e), reply=NO_HANDLER_BROKER, reqs=["UH-VERSION-1", "UH-VERSION-3"],
+          frame=fr(e), reply=NO_HANDLER_ANY, reqs=["UH-VERSION-1", "UH-VERSION-3"],
           flags=["Version"])
     f.add("version-1-event", "version 1 with the same event object: decoded as a v1 event",
-          frame_bytes(e, 1), "valid", frame=fr(e, 1), reply=NO_HANDLER_BROKER,
+          frame_bytes(e, 1), "valid", frame=fr(e, 1), reply=NO_HANDLER_ANY,
           reqs=["UH-VERSION-1", "UH-VERSION-2"], flags=["Version", "V1"])
     f.add("version-1-healthcheck", "version 1 healthcheck event: dispatched like v2, the "
           "reply is version 2", frame_bytes(hc, 1), "valid", frame=fr(hc, 1),
@@ -602,7 +602,7 @@ def gen_version_status():
         flags = ["Status"] + (["Unsigned"] if s >= 0x80 else [])
         if s == 1:
             f.add("status-1", "status 1 (ok): a well-formed request", frame_bytes(e, 2, 1),
-                  "valid", frame=fr(e, 2, 1), reply=NO_HANDLER_BROKER,
+                  "valid", frame=fr(e, 2, 1), reply=NO_HANDLER_ANY,
                   reqs=["UH-STATUS-1", "UH-STATUS-2", "UH-FRAME-4"], flags=flags)
             continue
         kind = {0: "the replier's fault", 2: "the requester's fault"}.get(s, "reserved")
@@ -684,7 +684,7 @@ def gen_json():
         if result is None:
             result = "invalid" if value is MISSING else "valid"
         if result == "valid":
-            f.add(slug, desc, b, "valid", frame=fr(e), reply=NO_HANDLER_BROKER, reqs=reqs,
+            f.add(slug, desc, b, "valid", frame=fr(e), reply=NO_HANDLER_ANY, reqs=reqs,
                   flags=["InData"] + list(flags))
         elif result == "invalid":
             f.add(slug, desc, b, "invalid", error=error or "invalid_json",
@@ -985,12 +985,12 @@ def gen_json():
     e_ws = env(T, data=[1, True])
     f.add("whitespace-all-kinds", "space, tab, line feed and carriage return before and "
           "after every token", frame_bytes(spaced), "valid", frame=fr(e_ws, length=len(spaced)),
-          reply=NO_HANDLER_BROKER, reqs=W + ["UH-JSON-9"], flags=["Whitespace"])
+          reply=NO_HANDLER_ANY, reqs=W + ["UH-JSON-9"], flags=["Whitespace"])
     pretty = (b'{\n  "id": ' + enc(ID) + b',\n  "timestamp": ' + enc(TS) + b',\n  "source": '
               + enc(SRC) + b',\n  "type": ' + enc(T) + b',\n  "data": [1, true]\n}\n')
     f.add("whitespace-pretty-printed", "a pretty-printed envelope (receivers accept any "
           "valid layout)", frame_bytes(pretty), "valid", frame=fr(e_ws, length=len(pretty)),
-          reply=NO_HANDLER_BROKER, reqs=W + ["UH-JSON-9"], flags=["Whitespace"])
+          reply=NO_HANDLER_ANY, reqs=W + ["UH-JSON-9"], flags=["Whitespace"])
     for slug, wsb, desc in (
             ("whitespace-formfeed", b"\x0c", "form feed 0x0c"),
             ("whitespace-vertical-tab", b"\x0b", "vertical tab 0x0b"),
@@ -1029,11 +1029,11 @@ def gen_json():
     assert depth(val(e)) == 64
     f.add("depth-64-arrays-in-data", "depth exactly 64: the envelope (1) holding 63 nested "
           "arrays; MUST be accepted", frame_bytes(e), "valid", frame=fr(e),
-          reply=NO_HANDLER_BROKER, reqs=D + ["UH-SECURITY-2"], flags=["Depth", "InData"])
+          reply=NO_HANDLER_ANY, reqs=D + ["UH-SECURITY-2"], flags=["Depth", "InData"])
     e = env(T, data=nested_objects(63))
     assert depth(val(e)) == 64
     f.add("depth-64-objects-in-data", "depth exactly 64 with nested objects in data",
-          frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_BROKER, reqs=D,
+          frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_ANY, reqs=D,
           flags=["Depth", "InData"])
     inner = [1, {}, []]
     for _ in range(61):
@@ -1041,12 +1041,12 @@ def gen_json():
     e = env(T, data=Raw("[" * 62 + "1,{},[]" + "]" * 62, inner))
     assert depth(val(e)) == 64
     f.add("depth-64-mixed", "depth exactly 64 reached by the deepest of several branches",
-          frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_BROKER, reqs=D,
+          frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_ANY, reqs=D,
           flags=["Depth", "InData"])
     e = env(T, data=nested_arrays(63, ('"x"', "x")))
     assert depth(val(e)) == 64
     f.add("depth-64-with-scalar", "depth 64 with a string at the bottom (scalars add no "
-          "depth)", frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_BROKER, reqs=D,
+          "depth)", frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_ANY, reqs=D,
           flags=["Depth", "InData"])
     for total in (65, 128, 129, 10000):
         e = env(T, data=nested_arrays(total - 1))
@@ -1119,7 +1119,7 @@ def gen_utf8():
                   reqs=reqs, flags=list(flags))
         else:
             assert seq.decode("utf-8") == value   # Python's strict codec agrees
-            f.add(slug, desc, b, "valid", frame=fr(e), reply=NO_HANDLER_BROKER,
+            f.add(slug, desc, b, "valid", frame=fr(e), reply=NO_HANDLER_ANY,
                   reqs=reqs, flags=["Valid"] + list(flags))
 
     for slug, seq, value, desc in (
@@ -1264,7 +1264,7 @@ def gen_utf8():
     gm = env(GREEK_MU + "Home.core.healthcheck")
     f.add("type-greek-mu-healthcheck", "μHome.core.healthcheck spelled with μ U+03BC "
           "(ce bc): a different, unknown type", frame_bytes(gm), "valid", frame=fr(gm),
-          reply=NO_HANDLER_BROKER, reqs=["UH-EVENT-7", "UH-REPLY-5"], flags=["Valid", "Micro"])
+          reply=NO_HANDLER_ANY, reqs=["UH-EVENT-7", "UH-REPLY-5"], flags=["Valid", "Micro"])
     return f
 
 
@@ -1300,7 +1300,7 @@ def gen_envelope():
     M = ["UH-EVENT-2"]
     base = env(T_UNKNOWN, data={"x": 1})
     f.add("minimal", "the four required members only", frame_bytes(env()), "valid",
-          frame=fr(env()), reply=NO_HANDLER_BROKER, reqs=["UH-VERSION-3", "UH-EVENT-2"],
+          frame=fr(env()), reply=NO_HANDLER_ANY, reqs=["UH-VERSION-3", "UH-EVENT-2"],
           flags=["Member"])
     # --- non-object payloads
     for slug, v, desc in (("null", None, "null"), ("array-empty", [], "[]"),
@@ -1345,7 +1345,7 @@ def gen_envelope():
                           ("long", "t" * 1000, "1000 characters")):
         e = env(v)
         f.add("type-" + slug, "type is %s: a non-empty string, valid" % desc,
-              frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_BROKER, reqs=M,
+              frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_ANY, reqs=M,
               flags=["Member"])
     # --- data / error
     O = ["UH-EVENT-3"]
@@ -1370,7 +1370,7 @@ def gen_envelope():
         else:
             e = env(T_UNKNOWN, **kw)
         f.add(slug, "%s: valid" % desc, frame_bytes(e), "valid", frame=fr(e),
-              reply=NO_HANDLER_BROKER, reqs=O, flags=["Optional"])
+              reply=NO_HANDLER_ANY, reqs=O, flags=["Optional"])
     # --- unknown members
     Un = ["UH-EVENT-4"]
     for slug, e, desc in (
@@ -1389,7 +1389,7 @@ def gen_envelope():
                                        ("timestamp", TS), ("id", ID)]),
              "the six members in reverse order")):
         f.add(slug, "%s: ignored, valid" % desc, frame_bytes(e), "valid", frame=fr(e),
-              reply=NO_HANDLER_BROKER, reqs=Un + (["UH-EVENT-8"] if "order" in slug or
+              reply=NO_HANDLER_ANY, reqs=Un + (["UH-EVENT-8"] if "order" in slug or
                                                   "first" in slug else []),
               flags=["UnknownMember"])
     # --- escaped member names
@@ -1411,7 +1411,7 @@ def gen_envelope():
             ("escaped-name-solidus", env(T_UNKNOWN, extra=[(Key(r"a\/b", "a/b"), 1)]),
              '"a\\/b" is an unknown member a/b')):
         f.add(slug, "%s: valid" % desc, frame_bytes(e), "valid", frame=fr(e),
-              reply=NO_HANDLER_BROKER, reqs=E, flags=["EscapedName"])
+              reply=NO_HANDLER_ANY, reqs=E, flags=["EscapedName"])
     e = Obj([("id", ID), ("timestamp", TS), ("source", SRC),
              (Key(r"\u0074ype", "type"), MICRO + "Home.core.healthcheck")])
     f.add("escaped-name-type-healthcheck", '"\\u0074ype" carries the core type '
@@ -1490,7 +1490,7 @@ def gen_envelope():
                                                               ("message", "b")])),
              "a repeated message inside error")):
         f.add(slug, "%s: passed through, valid" % desc, frame_bytes(e), "valid", frame=fr(e),
-              reply=NO_HANDLER_BROKER, reqs=["UH-EVENT-5"], flags=["DuplicateInData"])
+              reply=NO_HANDLER_ANY, reqs=["UH-EVENT-5"], flags=["DuplicateInData"])
     # --- whitespace, escapes, formats
     body = enc(env(T_UNKNOWN, data={"k": [1, 2]}))
     sp = body.replace(b'":', b'" : ').replace(b',"', b' ,\n\t"').replace(b"{", b"{ \r\n") \
@@ -1499,7 +1499,7 @@ def gen_envelope():
     e = env(T_UNKNOWN, data={"k": [1, 2]})
     f.add("whitespace-around-tokens", "spaces, tabs and line breaks around every token of "
           "the envelope", frame_bytes(sp), "valid", frame=fr(e, length=len(sp)),
-          reply=NO_HANDLER_BROKER, reqs=["UH-JSON-6", "UH-JSON-9"], flags=["Whitespace"])
+          reply=NO_HANDLER_ANY, reqs=["UH-JSON-6", "UH-JSON-9"], flags=["Whitespace"])
     for slug, e, desc in (
             ("escaped-type-quote", env(Raw(r'"a\"b"', 'a"b')), 'type "a\\"b" is a"b'),
             ("escaped-source-solidus", env(T_UNKNOWN, source=Raw(r'"test\/vectors"',
@@ -1511,18 +1511,18 @@ def gen_envelope():
                                                "test.événement")),
              "type with \\u00e9 escapes")):
         f.add(slug, "%s: valid" % desc, frame_bytes(e), "valid", frame=fr(e),
-              reply=NO_HANDLER_BROKER, reqs=["UH-EVENT-7", "UH-JSON-5"], flags=["Escapes"])
+              reply=NO_HANDLER_ANY, reqs=["UH-EVENT-7", "UH-JSON-5"], flags=["Escapes"])
     e = env(Raw(r'"\u00b5Home.core.healthcheck"', MICRO + "Home.core.healthcheck"))
     f.add("escaped-type-micro-healthcheck", '"\\u00b5Home.core.healthcheck" equals the core '
           "type: answered healthy", frame_bytes(e), "valid", frame=fr(e),
           reply=ok("healthy"), reqs=["UH-EVENT-7", "UH-CORE-2"], flags=["Escapes"])
     e = env(Raw(r'"\u03bcHome.core.healthcheck"', GREEK_MU + "Home.core.healthcheck"))
     f.add("escaped-type-greek-mu", '"\\u03bcHome.core.healthcheck" (Greek mu) is an unknown '
-          "type", frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_BROKER,
+          "type", frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_ANY,
           reqs=["UH-EVENT-7", "UH-REPLY-5"], flags=["Escapes"])
     e = env(MICRO + "HOME.CORE.HEALTHCHECK")
     f.add("type-case-folded-healthcheck", "µHOME.CORE.HEALTHCHECK: no case folding, an "
-          "unknown type", frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_BROKER,
+          "unknown type", frame_bytes(e), "valid", frame=fr(e), reply=NO_HANDLER_ANY,
           reqs=["UH-EVENT-7", "UH-REPLY-5"], flags=["Escapes"])
     for slug, kw, desc in (
             ("id-not-uuid", {"id": "1"}, 'id "1" (not a UUID)'),
@@ -1533,7 +1533,7 @@ def gen_envelope():
              "an RFC 3339 timestamp without milliseconds")):
         e = env(T_UNKNOWN, **kw)
         f.add(slug, "%s: accepted" % desc, frame_bytes(e), "valid", frame=fr(e),
-              reply=NO_HANDLER_BROKER, reqs=["UH-EVENT-6"], flags=["Member"])
+              reply=NO_HANDLER_ANY, reqs=["UH-EVENT-6"], flags=["Member"])
     # --- version 1 events
     V = ["UH-VERSION-2"]
     for slug, p, desc in (
@@ -1552,7 +1552,7 @@ def gen_envelope():
             ("v1-event-unknown-members", {"type": T_UNKNOWN, "x": [1], "y": {}},
              "unknown members")):
         f.add(slug, "version 1 event, %s" % desc, frame_bytes(p, 1), "valid", frame=fr(p, 1),
-              reply=NO_HANDLER_BROKER, reqs=V, flags=["V1"])
+              reply=NO_HANDLER_ANY, reqs=V, flags=["V1"])
     p = {"type": MICRO + "Home.core.healthcheck"}
     f.add("v1-event-healthcheck", "version 1 event of the core type µHome.core.healthcheck: "
           "dispatched, healthy", frame_bytes(p, 1), "valid", frame=fr(p, 1),
@@ -1564,7 +1564,7 @@ def gen_envelope():
     p = {"type": ""}
     f.add("v1-event-empty-type", 'version 1 {"type":""}: an event whose type is the empty '
           "string; no handler", frame_bytes(p, 1), "valid", frame=fr(p, 1),
-          reply=NO_HANDLER_BROKER, reqs=V, flags=["V1"])
+          reply=NO_HANDLER_ANY, reqs=V, flags=["V1"])
     # v1 non-events
     for slug, p, desc in (
             ("v1-non-event-array", [1, 2], "[1,2]"),
@@ -2105,7 +2105,7 @@ LEGACY_REQUESTS = {
     "5": [("valid", None, None, ["UH-FRAME-1", "UH-EVENT-3"], [],
            "the broker's delivery of local.test with data {\"incoming\":true} (the answer "
            "is the service handler's)")],
-    "6": [("valid", None, NO_HANDLER_BROKER, ["UH-FRAME-1", "UH-REPLY-5"], [],
+    "6": [("valid", None, NO_HANDLER_ANY, ["UH-FRAME-1", "UH-REPLY-5"], [],
            "a probe of the unknown type probe.unknown")],
     "7a": [("invalid", "invalid_json", err("invalid_json"), ["UH-JSON-1", "UH-EXCHANGE-7"],
             [], "length 10, payload 'not json!!'")],
@@ -2118,14 +2118,14 @@ LEGACY_REQUESTS = {
     "7e": [("invalid", "unsupported_version", err("unsupported_version"),
             ["UH-VERSION-4", "UH-VERSION-5"], [],
             "a request with version 99 (v0.0.1 served it like 2)")],
-    "8a": [("valid", None, NO_HANDLER_BROKER, ["UH-FRAME-2", "UH-EXCHANGE-4"], [],
+    "8a": [("valid", None, NO_HANDLER_ANY, ["UH-FRAME-2", "UH-EXCHANGE-4"], [],
             "the first of two frames sent in one segment (probe.first)"),
-           ("valid", None, NO_HANDLER_BROKER, ["UH-FRAME-2", "UH-EXCHANGE-4"], [],
+           ("valid", None, NO_HANDLER_ANY, ["UH-FRAME-2", "UH-EXCHANGE-4"], [],
             "the second of two frames sent in one segment (probe.second; v0.0.1 ignored "
             "it)")],
-    "8b": [("valid", None, NO_HANDLER_BROKER, ["UH-FRAME-3", "UH-EXCHANGE-3"], [],
+    "8b": [("valid", None, NO_HANDLER_ANY, ["UH-FRAME-3", "UH-EXCHANGE-3"], [],
             "the 202-byte frame that was sent split at byte 60, reassembled")],
-    "8c": [("valid", None, NO_HANDLER_BROKER, ["UH-FRAME-3", "UH-EXCHANGE-3"], [],
+    "8c": [("valid", None, NO_HANDLER_ANY, ["UH-FRAME-3", "UH-EXCHANGE-3"], [],
             "the 202-byte frame that was sent split after 3 header bytes, reassembled")],
     "8d": [("invalid", "incomplete", None, ["UH-FRAME-3", "UH-EXCHANGE-6"], ["Incomplete"],
             "length 5000 declared, 131 payload bytes sent (v0.0.1 answered No Handler)")],
@@ -2137,11 +2137,11 @@ LEGACY_REQUESTS = {
                                     reason="Request did not contain a event to subscribe to"),
             ["UH-CORE-3", "UH-BROKER-4", "UH-REPLY-6"], [],
             "µHome.core.subscribe without data")],
-    "8h": [("valid", None, NO_HANDLER_BROKER, ["UH-EXCHANGE-2", "UH-EXCHANGE-9"], [],
+    "8h": [("valid", None, NO_HANDLER_ANY, ["UH-EXCHANGE-2", "UH-EXCHANGE-9"], [],
             "the first of two requests 500 ms apart on one connection (probe.a)"),
-           ("valid", None, NO_HANDLER_BROKER, ["UH-EXCHANGE-2", "UH-EXCHANGE-9"], [],
+           ("valid", None, NO_HANDLER_ANY, ["UH-EXCHANGE-2", "UH-EXCHANGE-9"], [],
             "the second of two requests 500 ms apart on one connection (probe.b)")],
-    "8i": [("valid", None, NO_HANDLER_BROKER, ["UH-EXCHANGE-5"], [],
+    "8i": [("valid", None, NO_HANDLER_ANY, ["UH-EXCHANGE-5"], [],
             "a request after which the client half-closed")],
     "9a": [("invalid", "invalid_json", err("invalid_json"),
             ["UH-FRAME-2", "UH-FRAME-5", "UH-JSON-5"], ["LargePayload", "NodeLimit"],
@@ -2165,13 +2165,13 @@ LEGACY_REQUESTS = {
             "the second pseudo-frame of 'x' bytes (version 30840, status 120)"),
            ("invalid", "incomplete", None, ["UH-FRAME-3"], ["Incomplete", "PseudoFrame"],
             "the last 3846 bytes: a third pseudo-frame header and 3841 of its 30840 bytes")],
-    "9c": [("valid", None, NO_HANDLER_BROKER, ["UH-FRAME-2", "UH-FRAME-6"],
+    "9c": [("valid", None, NO_HANDLER_ANY, ["UH-FRAME-2", "UH-FRAME-6"],
             ["LargePayload", "NodeLimit"],
             "a valid 65535-byte payload (v0.0.1 failed on it)")],
-    "9d": [("valid", None, NO_HANDLER_BROKER, ["UH-FRAME-6", "UH-EXCHANGE-12"],
+    "9d": [("valid", None, NO_HANDLER_ANY, ["UH-FRAME-6", "UH-EXCHANGE-12"],
             ["LargePayload", "NodeLimit"],
             "a valid 65531-byte payload, the largest v0.0.1 handles")],
-    "9e": [("valid", None, NO_HANDLER_BROKER, ["UH-FRAME-6"], ["LargePayload", "NodeLimit"],
+    "9e": [("valid", None, NO_HANDLER_ANY, ["UH-FRAME-6"], ["LargePayload", "NodeLimit"],
             "a valid 65532-byte payload (v0.0.1 failed on it)")],
 }
 

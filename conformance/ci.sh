@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Conformance runs for .ci/run: the reference runtime (the embedded default), then the
+# Python peer's decoder through every vector and its node through the service cases.
+# Reports go to target/conformance/.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+out="target/conformance"
+mkdir -p "$out"
+cargo build -q -p uhome-conformance
+suite="target/debug/uhome-conformance"
+
+echo "== the reference runtime (broker, registry and a service, in-process)"
+"$suite" --json "$out/reference.json" --junit "$out/reference.xml"
+
+peer="conformance/peers/python"
+echo "== the Python peer's decoder through every vector"
+"$suite" vectors --exec "python3 $peer/decode.py" --json "$out/python-codec.json" --junit "$out/python-codec.xml"
+
+echo "== the Python peer's node as a service"
+log="$(mktemp)"
+python3 "$peer/node.py" --listen 127.0.0.1:0 --id python/peer --idle-timeout 5 >"$log" 2>&1 &
+node=$!
+trap 'kill "$node" 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 100); do
+    grep -q '^listening on ' "$log" && break
+    sleep 0.1
+done
+addr="$(sed -n 's/^listening on //p' "$log" | head -n 1)"
+if [ -z "$addr" ]; then
+    echo "the Python node did not start:"; cat "$log"; exit 2
+fi
+"$suite" service --target "$addr" --profile "$peer/profile.json" --json "$out/python-node.json" --junit "$out/python-node.xml"
