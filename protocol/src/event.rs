@@ -142,12 +142,13 @@ impl<'a> Envelope<'a> {
     }
 
     fn v2_event(&self) -> Result<Event<'a>, Error> {
-        let [id, timestamp, source, event_type] = Member::REQUIRED.map(|m| self.string(m));
+        // The required members in the order of [UH-EVENT-2]: the first fault is reported.
+        let string = |m| self.string(m).map_err(Error::InvalidEvent);
         Ok(Event {
-            id: id.map_err(Error::InvalidEvent)?,
-            timestamp: timestamp.map_err(Error::InvalidEvent)?,
-            source: source.map_err(Error::InvalidEvent)?,
-            event_type: event_type.map_err(Error::InvalidEvent)?,
+            id: string(Member::Id)?,
+            timestamp: string(Member::Timestamp)?,
+            source: string(Member::Source)?,
+            event_type: string(Member::Type)?,
             data: self.get(Member::Data),
             error: self.get(Member::Error),
         })
@@ -171,17 +172,19 @@ impl<'a> Envelope<'a> {
     }
 }
 
-fn envelope_member(name: &str, escaped: bool) -> Option<Member> {
+fn envelope_member(name: &[u8], escaped: bool) -> Option<Member> {
     if !escaped {
-        return Member::ALL.into_iter().find(|m| m.name() == name);
+        return Member::ALL
+            .into_iter()
+            .find(|m| m.name().as_bytes() == name);
     }
-    let name = JsonStr::from_validated(name);
+    let name = JsonStr::from_validated(core::str::from_utf8(name).ok()?);
     Member::ALL.into_iter().find(|m| name.eq_str(m.name()))
 }
 
 impl<'a> Visit<'a> for Envelope<'a> {
     #[inline]
-    fn root_member(&mut self, name: &'a str, escaped: bool, value: &'a str) {
+    fn root_member(&mut self, name: &'a [u8], escaped: bool, value: &'a str) {
         let Some(member) = envelope_member(name, escaped) else {
             return;
         };
