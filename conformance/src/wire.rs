@@ -218,7 +218,7 @@ impl Reply {
     }
 
     /// Checks status, type and code (and message when given).
-    pub fn expect(&self, status: u8, code: &str, message: Option<&str>) -> Result<(), Problem> {
+    pub fn must_be(&self, status: u8, code: &str, message: Option<&str>) -> Result<(), Problem> {
         let event_type = if status == 1 {
             uhome_protocol::core::RESPONSE
         } else {

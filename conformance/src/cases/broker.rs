@@ -49,7 +49,7 @@ async fn set_list(ctx: &Ctx, nodes: &[&Peer]) -> CaseResult {
     let reply = ctx
         .call(&Request::new(NODES, Some(json!({"nodes": list}))).from(REGISTRY))
         .await?;
-    reply.expect(1, "nodes_updated", Some("Succesfully updated active nodes"))
+    reply.must_be(1, "nodes_updated", Some("Succesfully updated active nodes"))
 }
 
 async fn subscribe(ctx: &Ctx, node: &Peer, pattern: &str) -> Result<Reply, Problem> {
@@ -58,7 +58,7 @@ async fn subscribe(ctx: &Ctx, node: &Peer, pattern: &str) -> Result<Reply, Probl
 }
 
 async fn subscribed(ctx: &Ctx, node: &Peer, pattern: &str) -> CaseResult {
-    subscribe(ctx, node, pattern).await?.expect(
+    subscribe(ctx, node, pattern).await?.must_be(
         1,
         "subscribed",
         Some("Successful subscribed to event"),
@@ -79,7 +79,7 @@ async fn publish(
     let reply = ctx
         .call(&Request::new(PUBLISH, Some(body)).from(source))
         .await?;
-    reply.expect(1, "published", Some("Event published"))?;
+    reply.must_be(1, "published", Some("Event published"))?;
     let data = reply.data.clone().unwrap_or_default();
     let delivered = data
         .get("delivered")
@@ -110,7 +110,7 @@ fn needs_registration(ctx: &Ctx) -> CaseFuture<'_> {
         let node = ctx.peer("stranger", Mode::Healthy).await?;
         set_list(ctx, &[]).await?;
         let reply = subscribe(ctx, &node, "a.b").await?;
-        reply.expect(
+        reply.must_be(
             2,
             "not_registered",
             Some("Failed to subscribe for microservice to event"),
@@ -181,7 +181,7 @@ fn delivered_event(ctx: &Ctx) -> CaseFuture<'_> {
             Some(json!({"type": "evt.check", "data": {"n": [1, "two"]}})),
         )
         .from(&publisher);
-        ctx.call(&request).await?.expect(1, "published", None)?;
+        ctx.call(&request).await?.must_be(1, "published", None)?;
         let got = a.received_of("evt.check");
         let Some(event) = got.first() else {
             return Err(violation("a delivery", "none"));
@@ -259,7 +259,7 @@ fn unsubscribe(ctx: &Ctx) -> CaseFuture<'_> {
         };
         for (pattern, removed) in [("u.a", true), ("u.a", false)] {
             let reply = ctx.call(&call(pattern)).await?;
-            reply.expect(
+            reply.must_be(
                 1,
                 "unsubscribed",
                 Some("Successfully unsubscribed from event"),
@@ -374,7 +374,7 @@ fn refused_list(ctx: &Ctx) -> CaseFuture<'_> {
         let reply = ctx
             .call(&Request::new(NODES, Some(twice)).from(REGISTRY))
             .await?;
-        reply.expect(2, "invalid_data", Some("Failed to update active nodes"))?;
+        reply.must_be(2, "invalid_data", Some("Failed to update active nodes"))?;
         subscribed(ctx, &node, "r.x").await
     })
 }

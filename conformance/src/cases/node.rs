@@ -21,11 +21,11 @@ fn unknown(n: u64) -> Vec<u8> {
 }
 
 fn is_no_handler(reply: &Reply) -> CaseResult {
-    reply.expect(1, "no_handler", Some("No Handler for Event registered"))
+    reply.must_be(1, "no_handler", Some("No Handler for Event registered"))
 }
 
 fn is_healthy(reply: &Reply) -> CaseResult {
-    reply.expect(1, "healthy", Some("Service is healthy"))
+    reply.must_be(1, "healthy", Some("Service is healthy"))
 }
 
 pub(super) fn cases() -> Vec<Case> {
@@ -205,7 +205,7 @@ fn version_keeps_connection(ctx: &Ctx) -> CaseFuture<'_> {
         };
         conn.call(&bad.encode())
             .await?
-            .expect(2, "unsupported_version", None)?;
+            .must_be(2, "unsupported_version", None)?;
         is_healthy(&conn.call(&health()).await?)
     })
 }
@@ -236,7 +236,7 @@ fn errors_keep_connection(ctx: &Ctx) -> CaseFuture<'_> {
             ),
         ];
         for (bytes, code) in &bad {
-            conn.call(bytes).await?.expect(2, code, None)?;
+            conn.call(bytes).await?.must_be(2, code, None)?;
         }
         is_healthy(&conn.call(&health()).await?)
     })
@@ -316,7 +316,7 @@ fn pipelined(ctx: &Ctx) -> CaseFuture<'_> {
             .await?;
         is_healthy(&conn.reply().await?)?;
         is_no_handler(&conn.reply().await?)?;
-        conn.reply().await?.expect(2, "bad_status", None)
+        conn.reply().await?.must_be(2, "bad_status", None)
     })
 }
 
@@ -387,7 +387,7 @@ fn deep_payloads(ctx: &Ctx) -> CaseFuture<'_> {
         for depth in [65, 129, 10_000] {
             let reply = ctx.call_raw(&nested(depth)).await?;
             let accepted = is_no_handler(&reply).is_ok();
-            if !accepted && reply.expect(2, "too_deep", None).is_err() {
+            if !accepted && reply.must_be(2, "too_deep", None).is_err() {
                 return Err(violation(
                     format!("depth {depth}: accepted (status 1, no_handler) or refused (status 2, too_deep)"),
                     reply.summary(),
@@ -424,7 +424,7 @@ fn largest_payload(ctx: &Ctx) -> CaseFuture<'_> {
             let mut conn = ctx.conn().await?;
             conn.call(&padded(limit + 1))
                 .await?
-                .expect(2, "too_large", None)?;
+                .must_be(2, "too_large", None)?;
             is_healthy(&conn.call(&health()).await?)?;
             return Err(violation(
                 "every payload up to 65535 bytes accepted",

@@ -82,7 +82,7 @@ async fn unregister(ctx: &Ctx, node_id: &str) -> Result<Reply, Problem> {
 
 fn is_registered(reply: &Reply, node_id: &str, address: &str) -> CaseResult {
     let message = format!("Successfully registered microservice '{node_id}'");
-    reply.expect(1, "registered", Some(&message))?;
+    reply.must_be(1, "registered", Some(&message))?;
     let got = reply
         .data
         .as_ref()
@@ -99,7 +99,7 @@ fn is_registered(reply: &Reply, node_id: &str, address: &str) -> CaseResult {
 
 async fn listed(ctx: &Ctx) -> Result<Vec<(String, String)>, Problem> {
     let reply = ctx.call(&Request::new(DISCOVER, Some(json!({})))).await?;
-    reply.expect(1, "nodes", Some("Active nodes"))?;
+    reply.must_be(1, "nodes", Some("Active nodes"))?;
     let nodes = reply
         .data
         .as_ref()
@@ -191,7 +191,7 @@ async fn dead_addr() -> Result<String, Problem> {
 
 async fn expect_unhealthy(ctx: &Ctx, node_id: &str, address: &str) -> CaseResult {
     let reply = register(ctx, node_id, address).await?;
-    reply.expect(2, "unhealthy", Some("Failed to register microservice"))?;
+    reply.must_be(2, "unhealthy", Some("Failed to register microservice"))?;
     if reply.reason() != Some("Unhealthy service") {
         return Err(violation("reason \"Unhealthy service\"", reply.summary()));
     }
@@ -255,7 +255,7 @@ fn healthy_old_address(ctx: &Ctx) -> CaseFuture<'_> {
         )?;
         let reply = register(ctx, old.id(), &new.addr()).await?;
         let result = reply
-            .expect(
+            .must_be(
                 2,
                 "already_registered",
                 Some("Failed to register microservice"),
@@ -332,7 +332,7 @@ fn pushed_after_unregister(ctx: &Ctx) -> CaseFuture<'_> {
             &node.addr(),
         )?;
         broker.clear();
-        unregister(ctx, node.id()).await?.expect(
+        unregister(ctx, node.id()).await?.must_be(
             1,
             "unregistered",
             Some(&format!(
@@ -394,12 +394,12 @@ fn unregister_case(ctx: &Ctx) -> CaseFuture<'_> {
         let message = format!("Successfully unregistered microservice '{}'", node.id());
         unregister(ctx, node.id())
             .await?
-            .expect(1, "unregistered", Some(&message))?;
+            .must_be(1, "unregistered", Some(&message))?;
         if listed(ctx).await?.iter().any(|(id, _)| id == node.id()) {
             return Err(violation("the node no longer listed", "still listed"));
         }
         let reply = unregister(ctx, node.id()).await?;
-        reply.expect(
+        reply.must_be(
             2,
             "not_registered",
             Some("Failed to unregister microservice"),
@@ -554,7 +554,7 @@ fn full(ctx: &Ctx) -> CaseFuture<'_> {
                 continue;
             }
             outcome = reply
-                .expect(0, "registry_full", Some("Failed to register microservice"))
+                .must_be(0, "registry_full", Some("Failed to register microservice"))
                 .and_then(|()| {
                     if reply.reason() == Some("Registry is full") {
                         Ok(())

@@ -64,10 +64,10 @@ pub(super) async fn run(v: &VectorCase, ctx: &Ctx) -> CaseResult {
     let reply = ctx.call_raw(&v.bytes).await?;
     if payload > ctx.profile.max_payload() {
         // [UH-FRAME-6]: a constrained node answers too_large instead.
-        return reply.expect(2, "too_large", None);
+        return reply.must_be(2, "too_large", None);
     }
     let expected = &v.reply;
-    reply.expect(expected.status, &expected.code, expected.message.as_deref())?;
+    reply.must_be(expected.status, &expected.code, expected.message.as_deref())?;
     if let Some(reason) = &expected.reason {
         if reply.reason() != Some(reason.as_str()) {
             return Err(violation(format!("reason {reason:?}"), reply.summary()));
