@@ -150,25 +150,45 @@ fn first_stop(w: &[u8; 8]) -> Option<(usize, u8)> {
     }
 }
 
-/// Whether the word has a `"`, `\` or control byte. Exact, not only for the lowest byte:
-/// a borrow can only start at such a byte, and bytes >= 0x80 are masked out.
+/// Bit 7 of each byte of `v` that is `"`, `\` or a control byte: zero when there is none,
+/// and the lowest set byte is always right (a borrow can only start at such a byte; bytes
+/// >= 0x80 are masked out).
 #[inline(always)]
-fn has_stop(v: u64) -> bool {
+fn stops(v: u64) -> u64 {
     let quote_or_control = (v ^ (ONES * 0x02)).wrapping_sub(ONES * 0x21);
     let backslash = (v ^ (ONES * b'\\' as u64)).wrapping_sub(ONES);
-    (quote_or_control | backslash) & !v & HIGHS != 0
+    (quote_or_control | backslash) & !v & HIGHS
 }
 
-/// Skips whole words of plain string text from `i`: the index of the first word (or the
-/// tail shorter than a word) that holds a stop byte.
+/// Skips plain string text from `i` two words at a time: the index of the first stop byte,
+/// or of the tail shorter than a word.
 #[inline(always)]
 fn skip_long(b: &[u8], i: usize) -> usize {
     let Some(mut rest) = b.get(i..) else {
         return i;
     };
-    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
-        if has_stop(u64::from_le_bytes(*word)) {
-            break;
+    while let Some((pair, tail)) = rest.split_first_chunk::<16>() {
+        let (low, high) = pair.split_at(8);
+        let low = low
+            .first_chunk::<8>()
+            .map_or(0, |w| stops(u64::from_le_bytes(*w)));
+        let high = high
+            .first_chunk::<8>()
+            .map_or(0, |w| stops(u64::from_le_bytes(*w)));
+        if low | high != 0 {
+            let at = if low != 0 {
+                low.trailing_zeros() / 8
+            } else {
+                8 + high.trailing_zeros() / 8
+            };
+            return b.len() - rest.len() + at as usize;
+        }
+        rest = tail;
+    }
+    if let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let hits = stops(u64::from_le_bytes(*word));
+        if hits != 0 {
+            return b.len() - rest.len() + (hits.trailing_zeros() / 8) as usize;
         }
         rest = tail;
     }
@@ -182,8 +202,11 @@ pub(crate) fn scan_string(b: &[u8], i: usize) -> Result<(usize, bool), JsonError
     scan_str::<false>(b, i)
 }
 
-/// As `scan_string`; with `LONG`, words of plain text are first skipped a word at a time (the
-/// envelope's strings: identifiers, timestamps, node ids and types run to tens of bytes).
+/// As [`scan_string`]. The first sixteen bytes of each run of plain text are tested one at
+/// a time (most strings end there, and predicted tests keep the position of the next token
+/// off the loads); longer runs are skipped two words at a time. With `LONG` (top-level
+/// member values: ids, timestamps, node ids and types run to tens of bytes), whole words are
+/// skipped from the start.
 #[inline(always)]
 fn scan_str<const LONG: bool>(b: &[u8], mut i: usize) -> Result<(usize, bool), JsonError> {
     let mut escaped = false;
@@ -191,18 +214,23 @@ fn scan_str<const LONG: bool>(b: &[u8], mut i: usize) -> Result<(usize, bool), J
         if LONG {
             i = skip_long(b, i);
         }
-        let c = if let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-            match first_stop(word) {
-                Some((k, c)) => {
-                    i += k;
-                    c
-                }
-                None => {
-                    i += 8;
-                    continue;
-                }
-            }
+        let c = if let Some(window) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+            let (head, tail) = window.split_at(8);
+            let found = match head.first_chunk::<8>().and_then(first_stop) {
+                Some(hit) => Some(hit),
+                None => tail
+                    .first_chunk::<8>()
+                    .and_then(first_stop)
+                    .map(|(k, c)| (8 + k, c)),
+            };
+            let Some((k, c)) = found else {
+                i = skip_long(b, i + 16);
+                continue;
+            };
+            i += k;
+            c
         } else {
+            // The last bytes of the text.
             let c = at(b, i);
             if !stop(c) {
                 i += 1;
@@ -856,8 +884,8 @@ mod tests {
 
     #[test]
     fn string_ends_at_every_offset_of_a_word() {
-        // Each way a run of plain text can end, after 0 to 40 plain bytes: every offset in
-        // and across the eight-byte words, and the tail shorter than a word.
+        // Each way a run of plain text can end, after 0 to 71 plain bytes: every offset in
+        // and across the byte tests and the words, and the tail shorter than a word.
         let ends: [&[u8]; 14] = [
             b"\"",
             b"\\\"x\"",
@@ -887,7 +915,7 @@ mod tests {
         ];
         for (before, after) in contexts {
             for end in ends {
-                for len in 0..40 {
+                for len in 0..72 {
                     for multibyte in [false, true] {
                         let mut buf = Buf::new();
                         buf.push(before).push(b"\"");
