@@ -63,6 +63,72 @@ fn readings_event(size: usize) -> String {
     s
 }
 
+/// The envelope around `data`, as the readings events have it.
+fn event_with(data: &str) -> String {
+    format!(
+        r#"{{"id":"5b680688-ef44-4f1b-b684-1bd3706ccac5","timestamp":"2026-11-28T22:21:26.732Z","source":"µHome/sensors/log","type":"home.log.lines","data":{data}}}"#
+    )
+}
+
+/// A fixed pseudo-random sequence (xorshift), so every run measures the same bytes.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Other shapes of `data`, about 32 KiB each: long ASCII strings, non-ASCII text, numbers,
+/// escapes, and the readings pretty-printed.
+fn shapes() -> Vec<(&'static str, String)> {
+    let mut rng = Lcg(0x9E37_79B9_7F4A_7C15);
+    let mut list = |item: &mut dyn FnMut(&mut Lcg) -> String| {
+        let mut s = String::from("[");
+        while s.len() < 32 * 1024 {
+            if s.len() > 1 {
+                s.push(',');
+            }
+            s.push_str(&item(&mut rng));
+        }
+        s.push(']');
+        event_with(&s)
+    };
+    let text = |rng: &mut Lcg, alphabet: &[&str], min: u64, max: u64| {
+        let n = min + rng.below(max - min);
+        let body: String = (0..n)
+            .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+            .collect();
+        format!("\"{body}\"")
+    };
+    const ASCII: &[&str] = &[
+        "a", "b", "c", "d", "e", "f", "g", "h", "k", "m", "o", "r", "s", "t", "x", "z", " ", "-",
+        "_", "/", ".", ",", "0", "1", "7", "A", "Q",
+    ];
+    const UNICODE: &[&str] = &["a", "é", "µ", "€", "😀", "漢", "字", " ", "b", "c"];
+    const ESCAPES: &[&str] = &["a", "b", "c", "\\\"", "\\\\", "\\n", "\\t", "\\u0001"];
+    let long = list(&mut |rng| text(rng, ASCII, 20, 200));
+    let unicode = list(&mut |rng| text(rng, UNICODE, 5, 60));
+    let escapes = list(&mut |rng| text(rng, ESCAPES, 5, 40));
+    let numbers = list(&mut |rng| {
+        let digits = rng.below(7) as usize;
+        let value = rng.below(2_000_000_000) as f64 / 1e6 - 1000.0;
+        format!("{value:.digits$}")
+    });
+    let readings: serde_json::Value = serde_json::from_str(&readings_event(30 * 1024)).unwrap();
+    let pretty = serde_json::to_string_pretty(&readings).unwrap();
+    vec![
+        ("strings-long", long),
+        ("text-non-ascii", unicode),
+        ("escapes", escapes),
+        ("numbers", numbers),
+        ("pretty", pretty),
+    ]
+}
+
 fn frame(payload: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 5);
     out.extend_from_slice(
@@ -86,6 +152,35 @@ fn decode(c: &mut Criterion) {
     for (name, payload) in &cases {
         let bytes = frame(payload);
         let mut group = c.benchmark_group(format!("decode/{name}"));
+        group.throughput(Throughput::Bytes(payload.len() as u64));
+        group.bench_function(BenchmarkId::new("uhome", payload.len()), |b| {
+            b.iter(|| {
+                let (frame, _) = Frame::decode(black_box(&bytes)).complete().unwrap();
+                match frame.message().unwrap() {
+                    Message::Event(e) => black_box(e),
+                    Message::Other(_) => unreachable!(),
+                };
+            })
+        });
+        group.bench_function(BenchmarkId::new("serde_json", payload.len()), |b| {
+            b.iter(|| {
+                let payload = &black_box(&bytes)[5..];
+                black_box(serde_json::from_slice::<SerdeEvent>(payload).unwrap());
+            })
+        });
+        group.bench_function(BenchmarkId::new("from_utf8-floor", payload.len()), |b| {
+            b.iter(|| black_box(std::str::from_utf8(&black_box(&bytes)[5..]).unwrap()))
+        });
+        group.finish();
+    }
+}
+
+/// The same comparison on other shapes of payload, so that speed on the three sizes above is
+/// not bought with a loss elsewhere.
+fn decode_shapes(c: &mut Criterion) {
+    for (name, payload) in shapes() {
+        let bytes = frame(&payload);
+        let mut group = c.benchmark_group(format!("decode-shape/{name}"));
         group.throughput(Throughput::Bytes(payload.len() as u64));
         group.bench_function(BenchmarkId::new("uhome", payload.len()), |b| {
             b.iter(|| {
@@ -168,5 +263,5 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, header, decode, encode);
+criterion_group!(benches, header, decode, decode_shapes, encode);
 criterion_main!(benches);
