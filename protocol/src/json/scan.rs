@@ -73,14 +73,15 @@ pub(crate) fn skip_ws(b: &[u8], i: usize) -> usize {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Bit 7 of each byte set where the byte is `"`, `\` or below 0x20 (exact for the lowest
-/// set byte, which is all the caller uses).
+/// Bit 7 of each byte of `v` that is `"`, `\` or a control byte: zero when there is none,
+/// and the lowest set byte is always right. `^ 0x02` turns `"` into 0x20 and keeps controls
+/// below it, so both are "below 0x21"; `^ 0x5c` turns `\` into 0. A borrow can only start
+/// at such a byte, and bytes >= 0x80 are masked out.
 #[inline(always)]
-fn specials(v: u64) -> u64 {
-    let quote = v ^ (ONES * b'"' as u64);
-    let backslash = v ^ (ONES * b'\\' as u64);
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
-    (zero(quote) | zero(backslash) | (v.wrapping_sub(ONES * 0x20) & !v)) & HIGHS
+fn stops(v: u64) -> u64 {
+    let quote_or_control = (v ^ (ONES * 0x02)).wrapping_sub(ONES * 0x21);
+    let backslash = (v ^ (ONES * b'\\' as u64)).wrapping_sub(ONES);
+    (quote_or_control | backslash) & !v & HIGHS
 }
 
 /// Index of the first `"`, `\` or control byte at or after `i` (or `b.len()`).
@@ -89,7 +90,7 @@ pub(crate) fn skip_plain(b: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = b.get(i..i + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let hits = specials(u64::from_le_bytes(word));
+        let hits = stops(u64::from_le_bytes(word));
         if hits != 0 {
             return i + (hits.trailing_zeros() / 8) as usize;
         }
@@ -148,16 +149,6 @@ fn first_stop(w: &[u8; 8]) -> Option<(usize, u8)> {
     } else {
         None
     }
-}
-
-/// Bit 7 of each byte of `v` that is `"`, `\` or a control byte: zero when there is none,
-/// and the lowest set byte is always right (a borrow can only start at such a byte; bytes
-/// >= 0x80 are masked out).
-#[inline(always)]
-fn stops(v: u64) -> u64 {
-    let quote_or_control = (v ^ (ONES * 0x02)).wrapping_sub(ONES * 0x21);
-    let backslash = (v ^ (ONES * b'\\' as u64)).wrapping_sub(ONES);
-    (quote_or_control | backslash) & !v & HIGHS
 }
 
 /// Skips plain string text from `i` two words at a time: the index of the first stop byte,
@@ -623,6 +614,26 @@ mod tests {
         let text = core::str::from_utf8(&s[..len]).unwrap();
         let err = scan(text, MAX_DEPTH, &mut ()).unwrap_err();
         assert_eq!((err.fault, err.offset), (JsonFault::TooDeep, 128));
+    }
+
+    #[test]
+    fn word_test_is_exact() {
+        // Every byte at every position, among plain ASCII, high bytes and other stops.
+        for background in [b'a', 0x80, 0xff, b'"'] {
+            for x in 0..=255u8 {
+                for at in 0..8 {
+                    let mut word = [background; 8];
+                    word[at] = x;
+                    let hits = stops(u64::from_le_bytes(word));
+                    let first = word.iter().position(|&c| stop(c));
+                    assert_eq!(
+                        (hits != 0).then(|| hits.trailing_zeros() as usize / 8),
+                        first,
+                        "{word:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
