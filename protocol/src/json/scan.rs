@@ -187,8 +187,8 @@ fn skip_long(b: &[u8], i: usize) -> usize {
 }
 
 /// Scans a string whose opening quote is at `i - 1`; returns the index after the closing
-/// quote and whether it has escapes.
-#[inline(always)]
+/// quote and whether it has escapes. (The scanner's own hot paths inline `scan_str`.)
+#[inline(never)]
 pub(crate) fn scan_string(b: &[u8], i: usize) -> Result<(usize, bool), JsonError> {
     scan_str::<false>(b, i)
 }
@@ -319,7 +319,7 @@ fn scan_literal<const N: usize>(b: &[u8], i: usize, literal: &[u8; N]) -> Result
 /// Scans `"name" :` whose quote is at `i`; returns where the value starts and its byte.
 #[inline(always)]
 fn member(b: &[u8], i: usize) -> Result<(usize, u8), JsonError> {
-    let (end, _) = scan_string(b, i + 1)?;
+    let (end, _) = scan_str::<false>(b, i + 1)?;
     let (colon, c) = next(b, end);
     if c != b':' {
         return fail(JsonFault::ExpectedColon, colon);
@@ -368,7 +368,7 @@ fn root_object<'a, V: Visit<'a>>(
         if c != b'"' {
             return fail(JsonFault::ExpectedName, i);
         }
-        let (name_end, escaped) = scan_string(b, i + 1)?;
+        let (name_end, escaped) = scan_str::<false>(b, i + 1)?;
         let (colon, c2) = next(b, name_end);
         if c2 != b':' {
             return fail(JsonFault::ExpectedColon, colon);
@@ -423,7 +423,7 @@ fn value(b: &[u8], mut i: usize, mut c: u8, limit: usize) -> Result<usize, JsonE
     let mut depth = 0usize;
     'value: loop {
         if c == b'"' {
-            i = scan_string(b, i + 1)?.0;
+            i = scan_str::<false>(b, i + 1)?.0;
         } else if c == b'{' || c == b'[' {
             if depth >= limit {
                 return fail(JsonFault::TooDeep, i);
