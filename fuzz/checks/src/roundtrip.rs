@@ -178,7 +178,11 @@ fn float(u: &mut Unstructured<'_>) -> Result<f64> {
     Ok(if f.is_finite() { f } else { 0.5 })
 }
 
-fn tree(u: &mut Unstructured<'_>, depth: usize) -> Result<Tree> {
+/// Characters that long strings may still add to one case: enough to pass 65535 bytes,
+/// bounded so that a large input does not build megabytes of JSON.
+const LONG_BUDGET: usize = 100_000;
+
+fn tree(u: &mut Unstructured<'_>, depth: usize, budget: &mut usize) -> Result<Tree> {
     let top = if depth == 0 { 5 } else { 7 };
     Ok(match u.int_in_range(0u8..=top)? {
         0 => Tree::Null,
@@ -192,18 +196,24 @@ fn tree(u: &mut Unstructured<'_>, depth: usize) -> Result<Tree> {
         // A long string: the way past 65535 bytes from a small input.
         5 => {
             let unit = text(u, 8)?;
-            let times = u.int_in_range(0..=12_000)?;
+            let most = (*budget / unit.chars().count().max(1)).min(12_000);
+            let times = u.int_in_range(0..=most)?;
+            *budget -= times * unit.chars().count();
             Tree::Str(unit.repeat(times))
         }
         6 => {
             let n = u.int_in_range(0..=5)?;
-            Tree::Array((0..n).map(|_| tree(u, depth - 1)).collect::<Result<_>>()?)
+            Tree::Array(
+                (0..n)
+                    .map(|_| tree(u, depth - 1, budget))
+                    .collect::<Result<_>>()?,
+            )
         }
         _ => {
             let n = u.int_in_range(0..=5)?;
             Tree::Object(
                 (0..n)
-                    .map(|_| Ok((text(u, 8)?, tree(u, depth - 1)?)))
+                    .map(|_| Ok((text(u, 8)?, tree(u, depth - 1, budget)?)))
                     .collect::<Result<_>>()?,
             )
         }
@@ -226,7 +236,8 @@ impl Case {
         let value = |u: &mut Unstructured<'_>| -> Result<Value> {
             let style = *u.choose(&[Style::Compact, Style::Pretty, Style::SerdeJsonCore])?;
             let depth = u.int_in_range(0..=6)?;
-            Ok(Value::Tree(tree(u, depth)?, style))
+            let mut budget = LONG_BUDGET;
+            Ok(Value::Tree(tree(u, depth, &mut budget)?, style))
         };
         let body = match u.int_in_range(0u8..=6)? {
             0 => CaseBody::None,
