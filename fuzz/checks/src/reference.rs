@@ -118,6 +118,31 @@ pub fn has_lone_surrogate(text: &str) -> bool {
     })
 }
 
+/// Whether a string in `text` unescapes to one of serde_json's private magic keys
+/// (`$serde_json::private::RawValue` with its `raw_value` feature,
+/// `$serde_json::private::Number` with `arbitrary_precision`): `serde_json::Value` reads an
+/// object whose first key is one of them as a raw value or number token, not as an object,
+/// and refuses it when the member's value is not such a token.
+pub fn has_serde_json_magic_key(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let end = skip_string(b, i);
+        let inner = text
+            .get(i + 1..end.saturating_sub(1).max(i + 1))
+            .unwrap_or("");
+        if unescape(inner).starts_with("$serde_json::private::") {
+            return true;
+        }
+        i = end;
+    }
+    false
+}
+
 /// Whether `text` holds a number that is infinite as an `f64` (`1e400`): valid JSON that
 /// serde_json's `Value` (without `arbitrary_precision`) refuses as "number out of range".
 pub fn has_infinite_number(text: &str) -> bool {
@@ -378,6 +403,19 @@ mod tests {
         assert!(has_lone_surrogate(r#"["\ud800", "\udc00"]"#));
         assert!(has_lone_surrogate(r#""\ud800\ud800\udc00""#));
         assert!(!has_lone_surrogate(r#""\\ud800""#));
+    }
+
+    #[test]
+    fn serde_json_magic_keys_are_found() {
+        assert!(has_serde_json_magic_key(
+            r#"{"$serde_json::private::RawValue":""}"#
+        ));
+        assert!(has_serde_json_magic_key(
+            r#"[{"\u0024serde_json::private::Number":1}]"#
+        ));
+        assert!(!has_serde_json_magic_key(
+            r#"{"serde_json::private::RawValue":""}"#
+        ));
     }
 
     #[test]
