@@ -179,12 +179,7 @@ pub async fn run(
                     Ok(_) => Verdict::Pass,
                     Err(_) => info.verdict(&Err(crate::case::violation("", ""))),
                 };
-                let requirement_text = v
-                    .requirements
-                    .iter()
-                    .filter_map(|r| reqs.get(r).map(|q| format!("[{}] {}", q.id, q.text)))
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let requirement_text = crate::spec::requirement_text(&v.requirements, &reqs);
                 let mut transcript = Vec::new();
                 if verdict != Verdict::Pass {
                     transcript.push(Record {

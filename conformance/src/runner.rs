@@ -106,17 +106,8 @@ pub async fn run(
             Err(Problem::Violation { expected, actual }) => (Some(expected), Some(actual), None),
             Err(Problem::Skip(why)) | Err(Problem::Harness(why)) => (None, None, Some(why)),
         };
-        let requirement_text = case
-            .info
-            .requirements
-            .iter()
-            .filter_map(|r| {
-                requirements
-                    .get(r)
-                    .map(|req| format!("[{}] {}", req.id, req.text))
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let requirement_text =
+            crate::spec::requirement_text(&case.info.requirements, &requirements);
         let report = CaseReport {
             info: case.info.clone(),
             target: target.label.clone(),

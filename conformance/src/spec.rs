@@ -52,6 +52,18 @@ pub fn area(id: &str) -> &str {
     id.split('-').nth(1).unwrap_or("OTHER")
 }
 
+/// `[ID] text` of each of `ids`, one per line.
+pub fn requirement_text(ids: &[String], requirements: &BTreeMap<String, Requirement>) -> String {
+    ids.iter()
+        .filter_map(|id| {
+            requirements
+                .get(id)
+                .map(|r| format!("[{}] {}", r.id, r.text))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Every requirement of the specification, by ID.
 pub fn requirements() -> BTreeMap<String, Requirement> {
     let mut out = BTreeMap::new();

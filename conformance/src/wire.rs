@@ -217,6 +217,15 @@ impl Reply {
         )
     }
 
+    /// Checks `error.reason`, where the specification fixes its text.
+    pub fn must_give_reason(&self, reason: &str) -> Result<(), Problem> {
+        if self.reason() == Some(reason) {
+            Ok(())
+        } else {
+            Err(violation(format!("reason {reason:?}"), self.summary()))
+        }
+    }
+
     /// Checks status, type and code (and message when given).
     pub fn must_be(&self, status: u8, code: &str, message: Option<&str>) -> Result<(), Problem> {
         let event_type = if status == 1 {

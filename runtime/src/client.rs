@@ -16,6 +16,7 @@ use uhome_protocol::{encode_event, Body, Envelope, Message, V2};
 use crate::codec::{FrameCodec, OwnedFrame};
 use crate::config::CLIENT_TIMEOUT;
 use crate::reply::{encode_frame_vec, estimate, new_id, now, Verbatim};
+use crate::request::Request;
 
 /// Why a request got no reply.
 #[derive(Debug, thiserror::Error)]
@@ -111,15 +112,16 @@ impl ReplyEvent {
                 uhome_protocol::EventFault::NotAnObject,
             ));
         };
+        let event = Request::from_event(frame.header.version, &event);
         Ok(ReplyEvent {
             status: frame.header.status,
-            version: frame.header.version,
-            id: event.id.to_string(),
-            timestamp: event.timestamp.to_string(),
-            source: event.source.to_string(),
-            event_type: event.event_type.to_string(),
-            data: event.data.map(|d| d.as_str().to_string()),
-            error: event.error.map(|e| e.as_str().to_string()),
+            version: event.version,
+            id: event.id,
+            timestamp: event.timestamp,
+            source: event.source,
+            event_type: event.event_type,
+            data: event.data,
+            error: event.error,
         })
     }
 

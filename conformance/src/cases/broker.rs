@@ -115,12 +115,7 @@ fn needs_registration(ctx: &Ctx) -> CaseFuture<'_> {
             "not_registered",
             Some("Failed to subscribe for microservice to event"),
         )?;
-        if reply.reason() != Some("Node is not registered") {
-            return Err(violation(
-                "reason \"Node is not registered\"",
-                reply.summary(),
-            ));
-        }
+        reply.must_give_reason("Node is not registered")?;
         Ok(())
     })
 }

@@ -149,6 +149,21 @@ fn list_of(push: &Received) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A list without `node_id` reaches the broker within the case deadline.
+async fn pushed_without(ctx: &Ctx, broker: &Peer, node_id: &str, expected: &str) -> CaseResult {
+    let arrived = broker
+        .wait_for(ctx.timeout, |r| {
+            r.iter()
+                .any(|p| p.event_type == NODES && !holds(p, node_id))
+        })
+        .await;
+    if arrived {
+        Ok(())
+    } else {
+        Err(violation(expected, "no such push"))
+    }
+}
+
 fn holds(push: &Received, node_id: &str) -> bool {
     list_of(push).iter().any(|(id, _)| id == node_id)
 }
@@ -192,9 +207,7 @@ async fn dead_addr() -> Result<String, Problem> {
 async fn expect_unhealthy(ctx: &Ctx, node_id: &str, address: &str) -> CaseResult {
     let reply = register(ctx, node_id, address).await?;
     reply.must_be(2, "unhealthy", Some("Failed to register microservice"))?;
-    if reply.reason() != Some("Unhealthy service") {
-        return Err(violation("reason \"Unhealthy service\"", reply.summary()));
-    }
+    reply.must_give_reason("Unhealthy service")?;
     if listed(ctx).await?.iter().any(|(id, _)| id == node_id) {
         return Err(violation("not registered", "listed by discover"));
     }
@@ -260,13 +273,7 @@ fn healthy_old_address(ctx: &Ctx) -> CaseFuture<'_> {
                 "already_registered",
                 Some("Failed to register microservice"),
             )
-            .and_then(|()| {
-                if reply.reason() == Some("Node already exists") {
-                    Ok(())
-                } else {
-                    Err(violation("reason \"Node already exists\"", reply.summary()))
-                }
-            });
+            .and_then(|()| reply.must_give_reason("Node already exists"));
         unregister(ctx, old.id()).await?;
         result
     })
@@ -341,18 +348,13 @@ fn pushed_after_unregister(ctx: &Ctx) -> CaseFuture<'_> {
             )),
         )?;
         let id = node.id().to_string();
-        if !broker
-            .wait_for(ctx.timeout, |r| {
-                r.iter().any(|p| p.event_type == NODES && !holds(p, &id))
-            })
-            .await
-        {
-            return Err(violation(
-                "a list without the node pushed to the broker",
-                "no such push",
-            ));
-        }
-        Ok(())
+        pushed_without(
+            ctx,
+            broker,
+            &id,
+            "a list without the node pushed to the broker",
+        )
+        .await
     })
 }
 
@@ -404,12 +406,7 @@ fn unregister_case(ctx: &Ctx) -> CaseFuture<'_> {
             "not_registered",
             Some("Failed to unregister microservice"),
         )?;
-        if reply.reason() != Some("Node is not registered") {
-            return Err(violation(
-                "reason \"Node is not registered\"",
-                reply.summary(),
-            ));
-        }
+        reply.must_give_reason("Node is not registered")?;
         Ok(())
     })
 }
@@ -490,18 +487,13 @@ fn eviction(ctx: &Ctx) -> CaseFuture<'_> {
             }
             tokio::time::sleep(interval / 2).await;
         }
-        if !broker
-            .wait_for(ctx.timeout, |r| {
-                r.iter().any(|p| p.event_type == NODES && !holds(p, &id))
-            })
-            .await
-        {
-            return Err(violation(
-                "a list without the evicted node pushed to the broker",
-                "none",
-            ));
-        }
-        Ok(())
+        pushed_without(
+            ctx,
+            broker,
+            &id,
+            "a list without the evicted node pushed to the broker",
+        )
+        .await
     })
 }
 
@@ -555,13 +547,7 @@ fn full(ctx: &Ctx) -> CaseFuture<'_> {
             }
             outcome = reply
                 .must_be(0, "registry_full", Some("Failed to register microservice"))
-                .and_then(|()| {
-                    if reply.reason() == Some("Registry is full") {
-                        Ok(())
-                    } else {
-                        Err(violation("reason \"Registry is full\"", reply.summary()))
-                    }
-                });
+                .and_then(|()| reply.must_give_reason("Registry is full"));
             ctx.transcript
                 .note(&format!("full after {} registrations", registered.len()));
             break;

@@ -69,9 +69,7 @@ pub(super) async fn run(v: &VectorCase, ctx: &Ctx) -> CaseResult {
     let expected = &v.reply;
     reply.must_be(expected.status, &expected.code, expected.message.as_deref())?;
     if let Some(reason) = &expected.reason {
-        if reply.reason() != Some(reason.as_str()) {
-            return Err(violation(format!("reason {reason:?}"), reply.summary()));
-        }
+        reply.must_give_reason(reason)?;
     }
     if expected.status != 1 {
         ctx.still_serving("an invalid request").await?;

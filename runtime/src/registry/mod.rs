@@ -284,16 +284,20 @@ impl Shared {
     }
 }
 
-/// Whether `list` fits in one `µHome.core.nodes` push and in one discover reply
-/// ([UH-REGISTRY-9]).
-fn fits(source: &str, list: &[(String, String)]) -> bool {
-    let entries: Vec<NodeEntry<'_>> = list
-        .iter()
+/// A list as the protocol's reply entries.
+fn entries(list: &[(String, String)]) -> Vec<NodeEntry<'_>> {
+    list.iter()
         .map(|(id, addr)| NodeEntry {
             node_id: id,
             address: addr,
         })
-        .collect();
+        .collect()
+}
+
+/// Whether `list` fits in one `µHome.core.nodes` push and in one discover reply
+/// ([UH-REGISTRY-9]).
+fn fits(source: &str, list: &[(String, String)]) -> bool {
+    let entries = entries(&list);
     nodes_frame(source, list).is_ok()
         && Reply::data(&Discovered::new(&entries))
             .try_encode(source)
@@ -305,13 +309,7 @@ fn nodes_frame(
     source: &str,
     list: &[(String, String)],
 ) -> Result<bytes::Bytes, uhome_protocol::Error> {
-    let entries: Vec<NodeEntry<'_>> = list
-        .iter()
-        .map(|(id, addr)| NodeEntry {
-            node_id: id,
-            address: addr,
-        })
-        .collect();
+    let entries = entries(&list);
     let id = crate::reply::new_id();
     let timestamp = crate::reply::now();
     let envelope = Envelope {
@@ -407,13 +405,7 @@ impl Dispatch for RegistryDispatch {
             },
             CoreType::Discover => {
                 let list = shared.list();
-                let entries: Vec<NodeEntry<'_>> = list
-                    .iter()
-                    .map(|(id, addr)| NodeEntry {
-                        node_id: id,
-                        address: addr,
-                    })
-                    .collect();
+                let entries = entries(&list);
                 ready(Reply::data(&Discovered::new(&entries)))
             }
             _ => return None,
