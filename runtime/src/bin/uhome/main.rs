@@ -57,7 +57,8 @@ enum Command {
     Publish(PublishArgs),
     /// List the nodes the registry knows.
     Nodes(NodesArgs),
-    /// An interactive shell for send, publish and nodes, with line editing and history.
+    /// An interactive shell for every command, with line editing and history; nodes started
+    /// there run in the background.
     Repl(ReplArgs),
     /// Measure request/reply latency and throughput, and publish fan-out, on loopback.
     Bench(bench::BenchArgs),
@@ -251,7 +252,7 @@ struct NodesArgs {
     client: ClientArgs,
 }
 
-#[derive(Args)]
+#[derive(Parser)]
 struct ReplArgs {
     /// Broker address for `publish`.
     #[arg(long, default_value = "127.0.0.1:5100")]
@@ -288,7 +289,7 @@ fn main() -> ExitCode {
     );
     init_logging(cli.log_format, if quiet { "warn" } else { "info" });
     if let Command::Repl(args) = cli.command {
-        return repl::run(args);
+        return repl::run_repl(args);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -301,7 +302,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        match run(cli.command).await {
+        match run(cli.command, until_stopped()).await {
             Ok(code) => code,
             Err(message) => {
                 eprintln!("uhome: {message}");
@@ -357,7 +358,11 @@ async fn until_stopped() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn run(command: Command) -> Result<ExitCode, String> {
+/// Runs one command; node commands serve until `stop` completes.
+async fn run(
+    command: Command,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<ExitCode, String> {
     match command {
         Command::Mesh(args) => {
             let broker = broker::start(
@@ -385,7 +390,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                     .map(|d| format!("state in {}", d.display()))
                     .unwrap_or_else(|| "in memory".into())
             );
-            until_stopped().await;
+            stop.await;
             registry.shutdown().await;
             broker.shutdown().await;
             Ok(ExitCode::SUCCESS)
@@ -402,7 +407,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
             eprintln!("µHome broker on {}", broker.local_addr());
-            until_stopped().await;
+            stop.await;
             broker.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -412,11 +417,11 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("µHome registry on {}", registry.local_addr());
-            until_stopped().await;
+            stop.await;
             registry.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Service(args) => run_service(args).await,
+        Command::Service(args) => run_service(args, stop).await,
         Command::Send(args) => {
             let data = parse_data(args.data.as_deref())?;
             let reply = args
@@ -459,12 +464,15 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                 }
             }
         }
-        Command::Repl(_) => Ok(ExitCode::FAILURE),
+        Command::Repl(_) => Err("already in the REPL".into()),
         Command::Bench(args) => bench::run(args).await,
     }
 }
 
-async fn run_service(args: ServiceArgs) -> Result<ExitCode, String> {
+async fn run_service(
+    args: ServiceArgs,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<ExitCode, String> {
     let listen = args
         .listen
         .clone()
@@ -504,7 +512,7 @@ async fn run_service(args: ServiceArgs) -> Result<ExitCode, String> {
     }
     let service = builder.start().await.map_err(|e| e.to_string())?;
     eprintln!("µHome service {} on {}", service.id(), service.local_addr());
-    until_stopped().await;
+    stop.await;
     service.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,30 +1,30 @@
-//! `uhome repl`: send, publish and list nodes interactively.
+//! `uhome repl`: every `uhome` command at a prompt, with line editing and history. Node
+//! commands (`mesh`, `broker`, `registry`, `service`) run in the background until `stop`.
 
 use std::process::ExitCode;
 
+use clap::{CommandFactory, Parser};
 use rustyline::error::ReadlineError;
-use serde_json::json;
-use uhome_runtime::service;
-use uhome_runtime::Client;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-use crate::{parse_data, ReplArgs};
+use crate::{run, Cli, Command, ReplArgs};
 
 const HELP: &str = "\
-commands:
-  send ADDR TYPE [DATA]   send an event to a node, print the reply
-  publish TYPE [DATA]     publish through the broker, print the delivery report
-  nodes                   list the registered nodes
-  health ADDR             healthcheck a node
-  broker [ADDR]           show or set the broker address
-  registry [ADDR]         show or set the registry address
-  help                    this text
-  exit, quit              leave (Ctrl-D too)
-DATA is JSON, e.g. {\"level\": 80} or \"on\".";
+Every uhome command works here, without the leading `uhome` (quote DATA as in a shell):
+  send ADDR TYPE [DATA]    publish TYPE [DATA]    nodes    bench
+  mesh | broker | registry | service …   start a node in the background
+  <command> --help         that command's options
+and the shell's own:
+  jobs                     list the nodes started here
+  stop [N]                 stop node N, or all of them
+  help                     this text
+  exit, quit               stop every node and leave (Ctrl-D too)";
 
-struct Session {
-    client: Client,
-    broker: String,
-    registry: String,
+struct Job {
+    line: String,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
 }
 
 enum Next {
@@ -32,101 +32,112 @@ enum Next {
     Exit,
 }
 
-/// Splits off the first `n` whitespace-separated words; the rest of the line stays whole
-/// (JSON data may hold spaces).
-fn words(line: &str, n: usize) -> (Vec<&str>, Option<&str>) {
-    let mut out = Vec::new();
-    let mut rest = line.trim();
-    while out.len() < n && !rest.is_empty() {
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        out.push(&rest[..end]);
-        rest = rest[end..].trim_start();
+/// The default addresses of `repl` apply to commands that do not name theirs.
+fn with_defaults(mut words: Vec<String>, args: &ReplArgs) -> Vec<String> {
+    let has = |flag: &str| {
+        words
+            .iter()
+            .any(|w| w == flag || w.starts_with(&format!("{flag}=")))
+    };
+    let add = match words.first().map(String::as_str) {
+        Some("publish") if !has("--broker") => vec!["--broker".to_string(), args.broker.clone()],
+        Some("nodes") if !has("--registry") => {
+            vec!["--registry".to_string(), args.registry.clone()]
+        }
+        _ => Vec::new(),
+    };
+    if matches!(
+        words.first().map(String::as_str),
+        Some("send" | "publish" | "nodes")
+    ) && !has("--source")
+    {
+        words.extend(["--source".to_string(), args.client.source.clone()]);
     }
-    (out, (!rest.is_empty()).then_some(rest))
+    words.extend(add);
+    words
 }
 
-fn show(value: serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    );
+async fn stop_jobs(jobs: &mut Vec<Job>, which: Option<usize>) {
+    let chosen: Vec<Job> = match which {
+        Some(n) if n >= 1 && n <= jobs.len() => vec![jobs.remove(n - 1)],
+        Some(n) => {
+            println!("no job {n}; see jobs");
+            return;
+        }
+        None => jobs.drain(..).collect(),
+    };
+    for job in chosen {
+        job.stop.cancel();
+        let _ = job.task.await;
+        println!("stopped: {}", job.line);
+    }
 }
 
-async fn execute(session: &mut Session, line: &str) -> Next {
-    let (head, _) = words(line, 1);
-    let Some(&command) = head.first() else {
+async fn execute(line: &str, args: &ReplArgs, jobs: &mut Vec<Job>) -> Next {
+    let Some(words) = shlex::split(line) else {
+        println!("error: unbalanced quotes");
         return Next::Continue;
     };
-    let result: Result<(), String> = match command {
-        "help" | "?" => {
+    match words.first().map(String::as_str) {
+        None => return Next::Continue,
+        Some("help" | "?") => {
             println!("{HELP}");
-            Ok(())
+            return Next::Continue;
         }
-        "exit" | "quit" => return Next::Exit,
-        "send" => match words(line, 3) {
-            (w, data) if w.len() == 3 => match parse_data(data) {
-                Ok(data) => session
-                    .client
-                    .request(w[1], w[2], data.as_ref())
-                    .await
-                    .map(|reply| show(reply.to_json()))
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            },
-            _ => Err("usage: send ADDR TYPE [DATA]".into()),
-        },
-        "publish" => match words(line, 2) {
-            (w, data) if w.len() == 2 => match parse_data(data) {
-                Ok(data) => service::publish(&session.client, &session.broker, w[1], data.as_ref())
-                    .await
-                    .map(|r| show(json!({"delivered": r.delivered, "failed": r.failed})))
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            },
-            _ => Err("usage: publish TYPE [DATA]".into()),
-        },
-        "nodes" => session
-            .client
-            .request(&session.registry, uhome_protocol::core::DISCOVER, None)
-            .await
-            .map(|reply| match reply.data_value() {
-                Some(data) if reply.is_success() => show(data["nodes"].clone()),
-                _ => show(reply.to_json()),
-            })
-            .map_err(|e| e.to_string()),
-        "health" => match words(line, 2) {
-            (w, None) if w.len() == 2 => session
-                .client
-                .request(w[1], uhome_protocol::core::HEALTHCHECK, None)
-                .await
-                .map(|reply| show(reply.to_json()))
-                .map_err(|e| e.to_string()),
-            _ => Err("usage: health ADDR".into()),
-        },
-        "broker" | "registry" => {
-            let (w, _) = words(line, 2);
-            let target = if command == "broker" {
-                &mut session.broker
-            } else {
-                &mut session.registry
-            };
-            if let Some(addr) = w.get(1) {
-                *target = addr.to_string();
+        Some("exit" | "quit") => return Next::Exit,
+        Some("jobs") => {
+            for (i, job) in jobs.iter().enumerate() {
+                println!("[{}] {}", i + 1, job.line);
             }
-            println!("{command} {target}");
-            Ok(())
+            return Next::Continue;
         }
-        other => Err(format!("unknown command {other:?}; type help")),
+        Some("stop") => {
+            let which = words.get(1).and_then(|n| n.parse().ok());
+            stop_jobs(jobs, which).await;
+            return Next::Continue;
+        }
+        _ => {}
+    }
+    let words = with_defaults(words, args);
+    let cli = match Cli::try_parse_from(std::iter::once("uhome".to_string()).chain(words)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return Next::Continue;
+        }
     };
-    if let Err(e) = result {
-        println!("error: {e}");
+    match cli.command {
+        Command::Repl(_) => println!("error: already in the REPL"),
+        command @ (Command::Mesh(_)
+        | Command::Broker(_)
+        | Command::Registry(_)
+        | Command::Service(_)) => {
+            let stop = CancellationToken::new();
+            let token = stop.clone();
+            let task = tokio::spawn(async move {
+                if let Err(e) = run(command, token.cancelled_owned()).await {
+                    println!("error: {e}");
+                }
+            });
+            jobs.push(Job {
+                line: line.trim().to_string(),
+                stop,
+                task,
+            });
+            println!("[{}] started: {}", jobs.len(), line.trim());
+        }
+        command => match run(command, std::future::ready(())).await {
+            Ok(code) if code != ExitCode::SUCCESS => println!("(exit status {code:?})"),
+            Ok(_) => {}
+            Err(e) => println!("error: {e}"),
+        },
     }
     Next::Continue
 }
 
 /// Runs the shell until `exit` or end of input.
-pub fn run(args: ReplArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+pub fn run_repl(args: ReplArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
@@ -147,22 +158,20 @@ pub fn run(args: ReplArgs) -> ExitCode {
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    let mut session = Session {
-        client: args.client.client(),
-        broker: args.broker,
-        registry: args.registry,
-    };
     println!(
-        "µHome REPL: broker {}, registry {}. Type help.",
-        session.broker, session.registry
+        "µHome REPL: broker {}, registry {}. Type help. ({} commands)",
+        args.broker,
+        args.registry,
+        Cli::command().get_subcommands().count()
     );
+    let mut jobs = Vec::new();
     loop {
         match editor.readline("uhome> ") {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                if let Next::Exit = runtime.block_on(execute(&mut session, &line)) {
+                if let Next::Exit = runtime.block_on(execute(&line, &args, &mut jobs)) {
                     break;
                 }
             }
@@ -174,6 +183,7 @@ pub fn run(args: ReplArgs) -> ExitCode {
             }
         }
     }
+    runtime.block_on(stop_jobs(&mut jobs, None));
     if let Some(path) = &history {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -185,15 +195,23 @@ pub fn run(args: ReplArgs) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::words;
+    use super::*;
 
     #[test]
-    fn data_keeps_its_spaces() {
+    fn defaults_fill_in_missing_addresses() {
+        let args = ReplArgs::parse_from(["repl", "--broker", "b:1", "--registry", "r:2"]);
+        let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
         assert_eq!(
-            words("send 127.0.0.1:1 a.b {\"x\": [1, 2]}", 3),
-            (vec!["send", "127.0.0.1:1", "a.b"], Some("{\"x\": [1, 2]}"))
+            with_defaults(words("nodes"), &args),
+            words("nodes --source uhome/cli --registry r:2")
         );
-        assert_eq!(words("  nodes  ", 1), (vec!["nodes"], None));
-        assert_eq!(words("publish", 2), (vec!["publish"], None));
+        assert_eq!(
+            with_defaults(words("publish a.b --broker x:9"), &args),
+            words("publish a.b --broker x:9 --source uhome/cli")
+        );
+        assert_eq!(
+            with_defaults(words("mesh --memory"), &args),
+            words("mesh --memory")
+        );
     }
 }
