@@ -297,7 +297,7 @@ fn entries(list: &[(String, String)]) -> Vec<NodeEntry<'_>> {
 /// Whether `list` fits in one `µHome.core.nodes` push and in one discover reply
 /// ([UH-REGISTRY-9]).
 fn fits(source: &str, list: &[(String, String)]) -> bool {
-    let entries = entries(&list);
+    let entries = entries(list);
     nodes_frame(source, list).is_ok()
         && Reply::data(&Discovered::new(&entries))
             .try_encode(source)
@@ -309,7 +309,7 @@ fn nodes_frame(
     source: &str,
     list: &[(String, String)],
 ) -> Result<bytes::Bytes, uhome_protocol::Error> {
-    let entries = entries(&list);
+    let entries = entries(list);
     let id = crate::reply::new_id();
     let timestamp = crate::reply::now();
     let envelope = Envelope {
