@@ -1,7 +1,7 @@
 //! One case per vector that fixes a node's reply: the vector's bytes sent as a request on a
 //! fresh connection, the reply compared, and the node checked for health after an error.
 
-use crate::case::{violation, CaseResult, Level, Role};
+use crate::case::{CaseResult, Level, Role};
 use crate::ctx::Ctx;
 use crate::spec::requirements;
 use crate::vectors::{embedded, ExpectedReply};
