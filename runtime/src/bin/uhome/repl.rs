@@ -64,7 +64,7 @@ async fn stop_jobs(jobs: &mut Vec<Job>, which: Option<usize>) {
             println!("no job {n}; see jobs");
             return;
         }
-        None => jobs.drain(..).collect(),
+        None => std::mem::take(jobs),
     };
     for job in chosen {
         job.stop.cancel();
