@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 seconds="${FUZZ_SECONDS:-30}"
-targets=(frame_decode event_decode stream_chunks roundtrip json_differential)
+targets=(frame_decode event_decode stream_chunks roundtrip json_differential connection)
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "fuzz smoke run SKIPPED: cargo is not installed"

@@ -14,6 +14,7 @@ re-running adds what is new and never duplicates. fuzz/corpus/ is git-ignored.
                      (u16 big-endian), and behind the other of versions 1 and 2
   json_differential  the payload of every complete first frame
   roundtrip          every vector's bytes (structure-aware: they are read with `arbitrary`)
+  connection         the stream_chunks seeds (same input layout)
 
 Usage: python3 fuzz/make_corpus.py [--out DIR]   (default: fuzz/corpus)
 """
@@ -28,7 +29,8 @@ import sys
 FUZZ = pathlib.Path(__file__).resolve().parent
 REPO = FUZZ.parent
 VECTORS = REPO / "spec" / "vectors"
-TARGETS = ["frame_decode", "event_decode", "stream_chunks", "roundtrip", "json_differential"]
+TARGETS = ["frame_decode", "event_decode", "stream_chunks", "roundtrip", "json_differential",
+           "connection"]
 
 
 def streams():
@@ -82,6 +84,7 @@ def main():
             cuts.append(segments)
         for sizes in cuts:
             seeds["stream_chunks"].add(chunk_prefix(sizes) + data)
+            seeds["connection"].add(chunk_prefix(sizes) + data)
         frame = first_frame(data)
         if frame is None:
             continue

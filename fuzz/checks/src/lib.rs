@@ -6,10 +6,11 @@
 //! normally when every property holds and panics (with what differed) when one does not.
 //! `fuzz/README.md` lists what each one asserts.
 //!
-//! Adding a target (the `connection` target comes with `runtime/`): a module with a
-//! `pub fn <name>(data: &[u8])`, an entry in [`TARGETS`] and in [`run`], a one-line
-//! `fuzz/fuzz_targets/<name>.rs`, and its inputs in the replay test.
+//! Adding a target: a module with a `pub fn <name>(data: &[u8])`, an entry in [`TARGETS`]
+//! and in [`run`], a one-line `fuzz/fuzz_targets/<name>.rs`, and its inputs in the replay
+//! test.
 
+mod connection;
 mod frame;
 mod json;
 mod message;
@@ -17,6 +18,7 @@ pub mod reference;
 mod roundtrip;
 mod stream;
 
+pub use connection::{connection, connection_with};
 pub use frame::{event_decode, event_decode_with, frame_decode};
 pub use json::json_differential;
 pub use message::{check_message, check_str};
@@ -25,12 +27,13 @@ pub use stream::{stream_chunks, stream_chunks_with};
 
 /// The fuzz targets, by name (also the directory names under `fuzz/regressions/` and
 /// `fuzz/corpus/`).
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "frame_decode",
     "event_decode",
     "stream_chunks",
     "roundtrip",
     "json_differential",
+    "connection",
 ];
 
 /// Runs the check of `target` on raw fuzz input `data`, as its fuzz target does. Returns
@@ -42,6 +45,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "stream_chunks" => stream_chunks(data),
         "roundtrip" => roundtrip(data),
         "json_differential" => json_differential(data),
+        "connection" => connection(data),
         _ => return false,
     }
     true
