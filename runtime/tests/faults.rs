@@ -450,3 +450,35 @@ async fn a_restarted_broker_gets_the_list_again() {
     node.shutdown().await;
     registry.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_handler_is_answered_internal_and_the_node_keeps_serving() {
+    let service = uhome_runtime::service::Service::builder("fragile")
+        .server_config(ServerConfig {
+            handler_timeout: Duration::from_millis(300),
+            ..ServerConfig::default()
+        })
+        .handle("boom", |_| async { panic!("handler bug") })
+        .handle("stuck", |_| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Reply::ok("late")
+        })
+        .start()
+        .await
+        .unwrap();
+    let addr = service.local_addr().to_string();
+    for event_type in ["boom", "stuck"] {
+        let reply = Client::new("c")
+            .request(&addr, event_type, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.status, reply.code().as_deref()),
+            (0, Some("internal")),
+            "{event_type}"
+        );
+        assert_eq!(reply.event_type, "µHome.error");
+    }
+    assert!(healthy(&addr).await);
+    service.shutdown().await;
+}
