@@ -104,16 +104,8 @@ async fn exchange(stream: &[u8], sizes: &[usize]) -> Vec<u8> {
 /// Parses `data` like `stream_chunks`: byte 0 gives `k`, then `k` u16 big-endian chunk
 /// sizes, then the stream.
 pub fn connection(data: &[u8]) {
-    let Some((&first, rest)) = data.split_first() else {
-        return connection_with(&[], &[1]);
-    };
-    let k = usize::from(first & 7) + 1;
-    let split = (2 * k).min(rest.len());
-    let sizes: Vec<usize> = rest[..split]
-        .chunks_exact(2)
-        .map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])))
-        .collect();
-    connection_with(&rest[split..], &sizes);
+    let (stream, sizes) = crate::stream::chunked(data);
+    connection_with(stream, &sizes);
 }
 
 /// Feeds `stream` to a connection in chunks of `sizes` (in turn; all zero means whole) and

@@ -12,16 +12,23 @@ const SMALL: usize = 64;
 /// `stream_chunks`'s input: byte 0 gives `k = (byte & 7) + 1`, the next `2k` bytes are `k`
 /// chunk sizes (u16 big-endian, used in turn, 0 = an empty push), the rest is the stream.
 pub fn stream_chunks(data: &[u8]) {
+    let (stream, sizes) = chunked(data);
+    stream_chunks_with(stream, &sizes);
+}
+
+/// Splits fuzz input into a stream and its chunk sizes: byte 0 gives `k = (byte & 7) + 1`,
+/// the next `2k` bytes are `k` chunk sizes (u16 big-endian), the rest is the stream.
+pub(crate) fn chunked(data: &[u8]) -> (&[u8], Vec<usize>) {
     let Some((&first, rest)) = data.split_first() else {
-        return stream_chunks_with(&[], &[1]);
+        return (&[], vec![1]);
     };
     let k = usize::from(first & 7) + 1;
     let split = (2 * k).min(rest.len());
-    let sizes: Vec<usize> = rest[..split]
+    let sizes = rest[..split]
         .chunks_exact(2)
         .map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])))
         .collect();
-    stream_chunks_with(&rest[split..], &sizes);
+    (&rest[split..], sizes)
 }
 
 /// One frame of the whole-stream decoding.
