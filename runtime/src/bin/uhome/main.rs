@@ -369,7 +369,8 @@ async fn run(
             let broker = broker::start(
                 &args.broker_listen,
                 BrokerConfig {
-                    registry: Some(args.registry_listen.clone()),
+                    // The registry in this process pushes its list when it starts.
+                    registry: None,
                     server: args.node.server(),
                     ..BrokerConfig::default()
                 },
