@@ -204,7 +204,7 @@ fn ids(list: &[&str]) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_does_not_reassemble_frames() {
-    let results = verdicts(
+    let mut results = verdicts(
         &service_cases(),
         faulty_service(Fault::NoReassembly).await,
         None,
@@ -226,7 +226,6 @@ async fn a_node_that_does_not_reassemble_frames() {
             .filter(|(_, len, code, _)| *len > READ && code != "invalid_json")
             .map(|(id, ..)| id),
     );
-    let mut results = results;
     // A 65535-byte payload spans reads: the SHOULD case turns NON-STRICT.
     take_non_strict_largest_payload(&mut results);
     assert_fails_exactly(&results, &expected);
