@@ -329,10 +329,3 @@ pub fn frame(version: u16, status: u8, payload: &[u8]) -> Vec<u8> {
     out.truncate(n);
     out
 }
-
-/// Whether `text` is a code: `[a-z][a-z0-9_]*` ([UH-REPLY-8]).
-pub fn is_code(text: &str) -> bool {
-    let mut bytes = text.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}

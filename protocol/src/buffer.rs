@@ -3,7 +3,8 @@
 
 use heapless::Vec;
 
-use crate::frame::{Decoded, Frame};
+use crate::decoded::Decoded;
+use crate::frame::Frame;
 use crate::header::{Header, HEADER_LEN};
 
 /// What [`FrameBuffer::pop`] yields.

@@ -42,6 +42,7 @@
 pub mod buffer;
 pub mod code;
 pub mod core;
+pub mod decoded;
 pub mod encode;
 pub mod error;
 pub mod event;
@@ -53,10 +54,11 @@ pub mod status;
 
 pub use buffer::{FrameBuffer, Next};
 pub use code::{Code, CodeKind};
+pub use decoded::Decoded;
 pub use encode::{encode_event, encode_frame, Body, Envelope, Json, WriteJson};
 pub use error::{Error, EventFault, Member};
 pub use event::{decode_payload, Event, Message, V1, V2};
-pub use frame::{Decoded, Frame};
+pub use frame::Frame;
 pub use header::{Header, HEADER_LEN, MAX_FRAME_LEN, MAX_PAYLOAD_LEN};
 pub use json::{JsonStr, RawJson};
 pub use status::Status;

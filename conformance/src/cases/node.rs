@@ -131,11 +131,7 @@ fn check_envelope(reply: &Reply, request_id: &str) -> CaseResult {
     let body = body.ok_or_else(|| violation("a data or error object", "none"))?;
     let message = body.get("message").and_then(Value::as_str);
     let code = body.get("code").and_then(Value::as_str);
-    let code_ok = code.is_some_and(|c| {
-        c.chars().next().is_some_and(|f| f.is_ascii_lowercase())
-            && c.chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-    });
+    let code_ok = code.is_some_and(uhome_protocol::Code::is_valid);
     if message.is_none() || !code_ok {
         return Err(violation(
             "string message and a code matching [a-z][a-z0-9_]*",
