@@ -46,6 +46,7 @@ pub mod decoded;
 pub mod encode;
 pub mod error;
 pub mod event;
+pub mod exchange;
 pub mod frame;
 pub mod header;
 pub mod json;
