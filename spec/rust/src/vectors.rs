@@ -117,22 +117,16 @@ pub fn load_file(path: &Path) -> Result<VectorFile, String> {
 
 /// The vector files of this repository, compiled in: `(file name, text)`.
 pub const EMBEDDED: [(&str, &str); 7] = [
-    ("frame.json", include_str!("../../spec/vectors/frame.json")),
+    ("frame.json", include_str!("../../vectors/frame.json")),
     (
         "version-status.json",
-        include_str!("../../spec/vectors/version-status.json"),
+        include_str!("../../vectors/version-status.json"),
     ),
-    ("json.json", include_str!("../../spec/vectors/json.json")),
-    ("utf8.json", include_str!("../../spec/vectors/utf8.json")),
-    (
-        "envelope.json",
-        include_str!("../../spec/vectors/envelope.json"),
-    ),
-    ("core.json", include_str!("../../spec/vectors/core.json")),
-    (
-        "legacy.json",
-        include_str!("../../spec/vectors/legacy.json"),
-    ),
+    ("json.json", include_str!("../../vectors/json.json")),
+    ("utf8.json", include_str!("../../vectors/utf8.json")),
+    ("envelope.json", include_str!("../../vectors/envelope.json")),
+    ("core.json", include_str!("../../vectors/core.json")),
+    ("legacy.json", include_str!("../../vectors/legacy.json")),
 ];
 
 /// The compiled-in vector files.
@@ -156,5 +150,5 @@ pub fn load_all(dir: &Path) -> Result<Vec<VectorFile>, String> {
 
 /// `spec/vectors` of this repository, for tests and the embedded default.
 pub fn repository_vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")
 }

@@ -1,0 +1,3 @@
+//! Comparing JSON values as the vectors require, from `uhome-spec`.
+
+pub use uhome_spec::json_eq::*;
