@@ -85,7 +85,9 @@ impl Conn {
                     }
                     return Read::Closed;
                 }
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Ok(n)) => self
+                    .buf
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default()),
                 Err(_) => return Read::TimedOut,
             }
         }

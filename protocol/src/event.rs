@@ -48,7 +48,7 @@ impl<'a> Message<'a> {
     }
 }
 
-/// Decodes a payload of the given version (see [`Frame::message`]).
+/// Decodes a payload of the given version (see [`Frame::message`](crate::Frame::message)).
 pub fn decode_payload(
     version: u16,
     payload: &[u8],

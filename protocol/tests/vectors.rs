@@ -2,6 +2,13 @@
 //! the vector says, and each answer a node gives from the bytes alone is the vector's
 //! reply. (`uhome-conformance` runs the same vectors through any decoder program.)
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
+
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Number, Value};
