@@ -124,7 +124,7 @@ impl Transcript {
         let hex = if bytes.len() > HEX_LIMIT {
             format!(
                 "{}… ({} bytes)",
-                hex::encode(&bytes[..HEX_LIMIT]),
+                hex::encode(bytes.get(..HEX_LIMIT).unwrap_or(bytes)),
                 bytes.len()
             )
         } else {

@@ -74,7 +74,7 @@ async fn decode(command: &str, input: &[u8], limit: Duration) -> (Outcome, Strin
         },
         Some(1) => {
             let code = stdout.strip_suffix('\n').unwrap_or(&stdout);
-            if crate::wire::is_code(code) {
+            if uhome_protocol::Code::is_valid(code) {
                 Outcome::Refused(code.to_string())
             } else {
                 Outcome::Crashed(format!(

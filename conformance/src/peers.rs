@@ -179,7 +179,7 @@ async fn serve(mut stream: TcpStream, id: String, state: Arc<State>) {
                 .lock()
                 .map(|t| t.clone())
                 .unwrap_or_default();
-            transcript.received(&id, &buf[..used]);
+            transcript.received(&id, buf.get(..used).unwrap_or_default());
             let reply = answer(&id, &frame, &state);
             buf.drain(..used);
             let Some(reply) = reply else { continue };
@@ -190,7 +190,7 @@ async fn serve(mut stream: TcpStream, id: String, state: Arc<State>) {
         }
         match stream.read(&mut chunk).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
         }
     }
 }

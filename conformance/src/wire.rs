@@ -85,7 +85,9 @@ impl Conn {
                     }
                     return Read::Closed;
                 }
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Ok(n)) => self
+                    .buf
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default()),
                 Err(_) => return Read::TimedOut,
             }
         }
@@ -328,11 +330,4 @@ pub fn frame(version: u16, status: u8, payload: &[u8]) -> Vec<u8> {
     let n = uhome_protocol::encode_frame(&mut out, version, status, payload).unwrap_or(0);
     out.truncate(n);
     out
-}
-
-/// Whether `text` is a code: `[a-z][a-z0-9_]*` ([UH-REPLY-8]).
-pub fn is_code(text: &str) -> bool {
-    let mut bytes = text.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }

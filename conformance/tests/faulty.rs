@@ -1,6 +1,13 @@
 //! The suite catches broken nodes: each deliberately faulty node must FAIL exactly the cases
 //! its fault breaks, and PASS (or, for undeclared features, SKIP) every other.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

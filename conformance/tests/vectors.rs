@@ -1,6 +1,13 @@
 //! Every vector of `spec/vectors` through the reference codec `uhome-protocol`, and the
 //! vector files against their schema.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
@@ -8,6 +15,7 @@ use std::path::Path;
 use serde_json::Value;
 use uhome_conformance::canonical::decode;
 use uhome_conformance::json_eq::json_eq;
+use uhome_conformance::spec::Level;
 use uhome_conformance::vectors::{
     load_all, parse_json, repository_vectors_dir, Expect, VectorFile,
 };
@@ -16,24 +24,12 @@ fn files() -> Vec<VectorFile> {
     load_all(&repository_vectors_dir()).expect("vector files load")
 }
 
-fn spec_text() -> String {
-    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/protocol.md")).unwrap()
-}
-
-/// `UH-AREA-n` → whether its paragraph uses MUST (or MUST NOT).
+/// `UH-AREA-n` → whether it is a MUST, by the shared reading of `spec/protocol.md`.
 fn requirements() -> Vec<(String, bool)> {
-    let spec = spec_text();
-    let mut out = Vec::new();
-    for para in spec.split("\n\n") {
-        let Some(rest) = para.trim_start().strip_prefix("**[") else {
-            continue;
-        };
-        let Some((id, _)) = rest.split_once("]**") else {
-            continue;
-        };
-        out.push((id.to_string(), para.contains("MUST")));
-    }
-    out
+    uhome_conformance::spec::requirements()
+        .into_values()
+        .map(|r| (r.id, r.level == Level::Must))
+        .collect()
 }
 
 #[test]

@@ -2,6 +2,13 @@
 //! bytes: `serde_json` decoding into an equivalent borrowed struct, and `core::str::from_utf8`
 //! (the floor: every decoder must at least read the bytes once).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
+
 use std::borrow::Cow;
 use std::hint::black_box;
 

@@ -3,7 +3,8 @@
 
 use heapless::Vec;
 
-use crate::frame::{Decoded, Frame};
+use crate::decoded::Decoded;
+use crate::frame::Frame;
 use crate::header::{Header, HEADER_LEN};
 
 /// What [`FrameBuffer::pop`] yields.
@@ -48,6 +49,15 @@ impl<const N: usize> FrameBuffer<N> {
     /// Bytes buffered and not yet returned as frames.
     pub fn buffered(&self) -> usize {
         self.bytes.len() - self.start
+    }
+
+    /// Empties the buffer, as new: buffered bytes and a frame being discarded are dropped
+    /// (a node does this when a connection ends).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.start = 0;
+        self.discarding = 0;
+        self.oversized = None;
     }
 
     /// Takes bytes from `chunk` and returns how many it took; fewer than `chunk.len()` only
@@ -172,5 +182,18 @@ mod tests {
         );
         assert_eq!(buf.push(b"7"), 1);
         assert!(matches!(buf.pop(), Some(Next::Frame(f)) if f.payload == b"7"));
+    }
+
+    #[test]
+    fn clear_drops_buffered_and_discarded_bytes() {
+        let mut buf = FrameBuffer::<8>::new();
+        assert_eq!(buf.push(&[0, 10, 0, 2, 1, b'a']), 6);
+        buf.clear();
+        assert_eq!(buf.buffered(), 0);
+        assert_eq!(buf.push(b"\x00\x01\x00\x02\x017"), 6);
+        assert!(matches!(buf.pop(), Some(Next::Frame(f)) if f.payload == b"7"));
+        assert_eq!(buf.push(b"\x00\x02"), 2);
+        buf.clear();
+        assert_eq!((buf.buffered(), buf.pop()), (0, None));
     }
 }

@@ -144,6 +144,14 @@ impl Code {
         }
     }
 
+    /// Whether `code` is well formed: `[a-z][a-z0-9_]*` ([UH-REPLY-8]). Every code of
+    /// Appendix B is, and so must be every code an application handler chooses.
+    pub fn is_valid(code: &str) -> bool {
+        let mut bytes = code.bytes();
+        bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+            && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+
     /// Looks a wire code up.
     pub fn parse(code: &str) -> Option<Code> {
         Code::ALL.into_iter().find(|c| c.as_str() == code)
@@ -180,7 +188,7 @@ impl Code {
 
     /// The fixed message of this code where Appendix B gives one independent of the request
     /// type. Codes whose message depends on the type (`invalid_data`, `not_registered`, …)
-    /// get theirs from [`crate::reply::failure_message`].
+    /// get theirs from [`crate::core::CoreType::failure_message`].
     pub const fn fixed_message(self) -> Option<&'static str> {
         Some(match self {
             Code::Healthy => "Service is healthy",
@@ -227,6 +235,15 @@ mod tests {
             }
         }
         assert_eq!(Code::parse("nope"), None);
+    }
+
+    #[test]
+    fn codes_follow_uh_reply_8() {
+        assert!(Code::ALL.iter().all(|c| Code::is_valid(c.as_str())));
+        assert!(Code::is_valid("no_handler") && Code::is_valid("a1") && Code::is_valid("x"));
+        for bad in ["", "1a", "Ab", "a-b", "_a", "aB", "a b", "µ"] {
+            assert!(!Code::is_valid(bad), "{bad:?}");
+        }
     }
 
     #[test]

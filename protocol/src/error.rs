@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::code::Code;
-use crate::json::{JsonError, JsonFault};
+use crate::json::JsonFault;
 
 /// A member of the event envelope (section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,19 +123,6 @@ impl Error {
             Error::ReservedType => Code::ReservedType,
             Error::TooLarge => Code::TooLarge,
             Error::BufferTooSmall => Code::BufferTooSmall,
-        }
-    }
-}
-
-impl From<JsonError> for Error {
-    fn from(e: JsonError) -> Self {
-        match e.fault {
-            JsonFault::InvalidUtf8 => Error::InvalidUtf8 { offset: e.offset },
-            JsonFault::TooDeep => Error::TooDeep { offset: e.offset },
-            fault => Error::InvalidJson {
-                offset: e.offset,
-                fault,
-            },
         }
     }
 }

@@ -2,8 +2,9 @@
 //! version 1 JSON text ([UH-VERSION-2]).
 
 use crate::error::{Error, EventFault, Member};
-use crate::frame::Frame;
-use crate::json::{self, JsonStr, Kind, RawJson, Visit, MAX_DEPTH};
+use crate::json::{
+    self, BufferTooSmall, JsonError, JsonFault, JsonStr, Kind, RawJson, ShapeMismatch, Visit,
+};
 
 /// Version 1 ([UH-VERSION-2]).
 pub const V1: u16 = 1;
@@ -47,42 +48,7 @@ impl<'a> Message<'a> {
     }
 }
 
-impl<'a> Frame<'a> {
-    /// Decodes the payload with the reference depth limit ([`MAX_DEPTH`]).
-    ///
-    /// Checks, in the order of section 6: version, UTF-8, JSON grammar and depth, duplicate
-    /// envelope members, the envelope. The status byte is not judged here: a frame with
-    /// status 2 is a valid reply; a node refuses it as a request ([UH-STATUS-3]).
-    pub fn message(&self) -> Result<Message<'a>, Error> {
-        self.message_with_depth(MAX_DEPTH)
-    }
-
-    /// Decodes the frame as a request, in the order of [UH-EXCHANGE-10]: version, then
-    /// status (a request carries 1, [UH-STATUS-3]), then the payload as [`Frame::message`].
-    pub fn request(&self) -> Result<Message<'a>, Error> {
-        self.request_with_depth(MAX_DEPTH)
-    }
-
-    /// As [`Frame::request`], refusing nesting deeper than `max_depth`.
-    pub fn request_with_depth(&self, max_depth: usize) -> Result<Message<'a>, Error> {
-        let version = self.header.version;
-        if version != V1 && version != V2 {
-            return Err(Error::UnsupportedVersion(version));
-        }
-        if self.header.status != crate::status::OK {
-            return Err(Error::BadStatus(self.header.status));
-        }
-        self.message_with_depth(max_depth)
-    }
-
-    /// As [`Frame::message`], refusing nesting deeper than `max_depth` (at most
-    /// [`MAX_DEPTH`]; at least 64 to conform, [UH-JSON-8]).
-    pub fn message_with_depth(&self, max_depth: usize) -> Result<Message<'a>, Error> {
-        decode_payload(self.header.version, self.payload, max_depth)
-    }
-}
-
-/// Decodes a payload of the given version (see [`Frame::message`]).
+/// Decodes a payload of the given version (see [`Frame::message`](crate::Frame::message)).
 pub fn decode_payload(
     version: u16,
     payload: &[u8],
@@ -114,6 +80,31 @@ pub fn decode_payload(
         return Err(Error::InvalidEvent(EventFault::NotAnObject));
     }
     envelope.v2_event().map(Message::Event)
+}
+
+impl From<JsonError> for Error {
+    fn from(e: JsonError) -> Self {
+        match e.fault {
+            JsonFault::InvalidUtf8 => Error::InvalidUtf8 { offset: e.offset },
+            JsonFault::TooDeep => Error::TooDeep { offset: e.offset },
+            fault => Error::InvalidJson {
+                offset: e.offset,
+                fault,
+            },
+        }
+    }
+}
+
+impl From<BufferTooSmall> for Error {
+    fn from(_: BufferTooSmall) -> Self {
+        Error::BufferTooSmall
+    }
+}
+
+impl From<ShapeMismatch> for Error {
+    fn from(_: ShapeMismatch) -> Self {
+        Error::InvalidData("does not match the expected shape")
+    }
 }
 
 fn trim(text: &str) -> RawJson<'_> {
@@ -202,6 +193,7 @@ impl<'a> Visit<'a> for Envelope<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::MAX_DEPTH;
 
     fn decode(version: u16, payload: &str) -> Result<Message<'_>, Error> {
         decode_payload(version, payload.as_bytes(), MAX_DEPTH)
@@ -267,30 +259,6 @@ mod tests {
         assert!(matches!(decode(1, r#"{"type":5}"#), Ok(Message::Other(_))));
         assert!(matches!(decode(1, " null "), Ok(Message::Other(v)) if v.is_null()));
         assert_eq!(decode(1, "").unwrap_err().code(), crate::Code::InvalidJson);
-    }
-
-    #[test]
-    fn requests_check_version_then_status_then_payload() {
-        let frame = |version, status, payload: &'static str| Frame {
-            header: crate::Header {
-                length: payload.len() as u16,
-                version,
-                status,
-            },
-            payload: payload.as_bytes(),
-        };
-        assert_eq!(
-            frame(3, 0, "x").request(),
-            Err(Error::UnsupportedVersion(3))
-        );
-        assert_eq!(frame(2, 0, "x").request(), Err(Error::BadStatus(0)));
-        assert_eq!(frame(2, 255, HEALTH).request(), Err(Error::BadStatus(255)));
-        assert_eq!(
-            frame(2, 1, "x").request().unwrap_err().code(),
-            crate::Code::InvalidJson
-        );
-        assert!(frame(2, 1, HEALTH).request().is_ok());
-        assert!(frame(2, 2, HEALTH).message().is_ok());
     }
 
     #[test]

@@ -1,29 +1,10 @@
 //! Framing: a header followed by exactly `length` payload bytes ([UH-FRAME-2]).
 
+use crate::decoded::Decoded;
+use crate::error::Error;
+use crate::event::{decode_payload, Message, V1, V2};
 use crate::header::{Header, HEADER_LEN};
-
-/// The outcome of decoding from a byte stream, in the manner of `httparse::Status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decoded<T> {
-    /// A whole item and the bytes it used.
-    Complete(T, usize),
-    /// More bytes are needed. Once the header is complete, `needed` is exactly the number of
-    /// bytes missing from the frame; before that it is the number missing from the header.
-    Partial {
-        /// Bytes still missing.
-        needed: usize,
-    },
-}
-
-impl<T> Decoded<T> {
-    /// The item, if complete.
-    pub fn complete(self) -> Option<(T, usize)> {
-        match self {
-            Decoded::Complete(item, used) => Some((item, used)),
-            Decoded::Partial { .. } => None,
-        }
-    }
-}
+use crate::json::MAX_DEPTH;
 
 /// A frame borrowing its payload from the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +44,39 @@ impl<'a> Frame<'a> {
     pub const fn status(&self) -> u8 {
         self.header.status
     }
+
+    /// Decodes the payload with the reference depth limit ([`MAX_DEPTH`]).
+    ///
+    /// Checks, in the order of section 6: version, UTF-8, JSON grammar and depth, duplicate
+    /// envelope members, the envelope. The status byte is not judged here: a frame with
+    /// status 2 is a valid reply; a node refuses it as a request ([UH-STATUS-3]).
+    pub fn message(&self) -> Result<Message<'a>, Error> {
+        self.message_with_depth(MAX_DEPTH)
+    }
+
+    /// Decodes the frame as a request, in the order of [UH-EXCHANGE-10]: version, then
+    /// status (a request carries 1, [UH-STATUS-3]), then the payload as [`Frame::message`].
+    pub fn request(&self) -> Result<Message<'a>, Error> {
+        self.request_with_depth(MAX_DEPTH)
+    }
+
+    /// As [`Frame::request`], refusing nesting deeper than `max_depth`.
+    pub fn request_with_depth(&self, max_depth: usize) -> Result<Message<'a>, Error> {
+        let version = self.header.version;
+        if version != V1 && version != V2 {
+            return Err(Error::UnsupportedVersion(version));
+        }
+        if self.header.status != crate::status::OK {
+            return Err(Error::BadStatus(self.header.status));
+        }
+        self.message_with_depth(max_depth)
+    }
+
+    /// As [`Frame::message`], refusing nesting deeper than `max_depth` (at most
+    /// [`MAX_DEPTH`]; at least 64 to conform, [UH-JSON-8]).
+    pub fn message_with_depth(&self, max_depth: usize) -> Result<Message<'a>, Error> {
+        decode_payload(self.header.version, self.payload, max_depth)
+    }
 }
 
 #[cfg(test)]
@@ -84,6 +98,33 @@ mod tests {
         let bytes = [0, 10, 0, 2, 1, b'{'];
         assert_eq!(Frame::decode(&bytes), Decoded::Partial { needed: 9 });
         assert_eq!(Frame::decode(&bytes[..3]), Decoded::Partial { needed: 2 });
+    }
+
+    const HEALTH: &str =
+        r#"{"id":"1","timestamp":"t","source":"s","type":"µHome.core.healthcheck"}"#;
+
+    #[test]
+    fn requests_check_version_then_status_then_payload() {
+        let frame = |version, status, payload: &'static str| Frame {
+            header: Header {
+                length: payload.len() as u16,
+                version,
+                status,
+            },
+            payload: payload.as_bytes(),
+        };
+        assert_eq!(
+            frame(3, 0, "x").request(),
+            Err(Error::UnsupportedVersion(3))
+        );
+        assert_eq!(frame(2, 0, "x").request(), Err(Error::BadStatus(0)));
+        assert_eq!(frame(2, 255, HEALTH).request(), Err(Error::BadStatus(255)));
+        assert_eq!(
+            frame(2, 1, "x").request().unwrap_err().code(),
+            crate::Code::InvalidJson
+        );
+        assert!(frame(2, 1, HEALTH).request().is_ok());
+        assert!(frame(2, 2, HEALTH).message().is_ok());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use nom::number::complete::{be_u16, u8 as byte};
 use nom::Parser;
 
-use crate::frame::Decoded;
+use crate::decoded::Decoded;
 
 /// Bytes in a header.
 pub const HEADER_LEN: usize = 5;

@@ -29,22 +29,15 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
 
 pub mod buffer;
 pub mod code;
 pub mod core;
+pub mod decoded;
 pub mod encode;
 pub mod error;
 pub mod event;
+pub mod exchange;
 pub mod frame;
 pub mod header;
 pub mod json;
@@ -53,10 +46,11 @@ pub mod status;
 
 pub use buffer::{FrameBuffer, Next};
 pub use code::{Code, CodeKind};
+pub use decoded::Decoded;
 pub use encode::{encode_event, encode_frame, Body, Envelope, Json, WriteJson};
 pub use error::{Error, EventFault, Member};
 pub use event::{decode_payload, Event, Message, V1, V2};
-pub use frame::{Decoded, Frame};
+pub use frame::Frame;
 pub use header::{Header, HEADER_LEN, MAX_FRAME_LEN, MAX_PAYLOAD_LEN};
 pub use json::{JsonStr, RawJson};
 pub use status::Status;

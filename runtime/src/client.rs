@@ -314,7 +314,7 @@ impl Client {
             .as_deref()
             .map(|d| uhome_protocol::RawJson::parse(d).map(|_| Verbatim(d.trim())))
             .transpose()
-            .map_err(ClientError::BadData)?;
+            .map_err(|e| ClientError::BadData(e.into()))?;
         let id = request.id.clone().unwrap_or_else(new_id);
         let timestamp = request.timestamp.clone().unwrap_or_else(now);
         let envelope = Envelope {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio::sync::Semaphore;
-use uhome_protocol::core::HEALTHCHECK;
-use uhome_protocol::{Event, Message};
+use uhome_protocol::exchange::{self, Answer, Immediate, Limits};
+use uhome_protocol::Event;
 
 use crate::codec::OwnedFrame;
 use crate::config::ServerConfig;
@@ -56,26 +56,20 @@ impl Node {
         &self.config
     }
 
-    /// Answers one request frame ([UH-EXCHANGE-2]). Checks go in the order of
-    /// [UH-EXCHANGE-10]; every node answers healthchecks ([UH-CORE-2]).
+    /// Answers one request frame ([UH-EXCHANGE-2]). The exchange core of `uhome-protocol`
+    /// decides by [UH-EXCHANGE-10]; every node answers healthchecks ([UH-CORE-2]).
     pub async fn respond(&self, frame: &OwnedFrame) -> Bytes {
         self.reply(frame).await.encode(&self.id)
     }
 
     /// The reply to one request frame, before encoding.
     pub async fn reply(&self, frame: &OwnedFrame) -> Reply {
-        let work = match frame.view().request() {
-            Err(error) => return Reply::for_error(&error, None),
-            Ok(Message::Other(_)) => return Reply::no_handler(),
-            Ok(Message::Event(event)) => {
-                if event.event_type == HEALTHCHECK {
-                    return Reply::healthy();
-                }
-                match self.dispatch.dispatch(frame.header.version, &event) {
-                    Some(work) => work,
-                    None => return Reply::no_handler(),
-                }
-            }
+        let work = match exchange::answer(&frame.view(), &Limits::REFERENCE) {
+            Answer::Reply(reply) => return immediate(&reply),
+            Answer::Dispatch { version, event } => match self.dispatch.dispatch(version, &event) {
+                Some(work) => work,
+                None => return immediate(&Immediate::NoHandler),
+            },
         };
         self.run(work).await
     }
@@ -101,6 +95,15 @@ impl Node {
                 Reply::internal("the handler exceeded its deadline")
             }
         }
+    }
+}
+
+/// The runtime's form of a reply the exchange core decided.
+fn immediate(reply: &Immediate) -> Reply {
+    match reply {
+        Immediate::Refused(error) => Reply::for_error(error, None),
+        Immediate::Healthy => Reply::healthy(),
+        Immediate::NoHandler => Reply::no_handler(),
     }
 }
 

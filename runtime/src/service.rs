@@ -335,7 +335,7 @@ impl Service {
             .await?;
         Ok(reply
             .data_value()
-            .and_then(|d| d["removed"].as_bool())
+            .and_then(|d| d.get("removed").and_then(Value::as_bool))
             .unwrap_or(false))
     }
 
@@ -376,10 +376,10 @@ pub async fn publish(
     event_type: &str,
     data: Option<&Value>,
 ) -> Result<PublishReport, ServiceError> {
-    let mut request = json!({ "type": event_type });
-    if let Some(data) = data {
-        request["data"] = data.clone();
-    }
+    let request = match data {
+        Some(data) => json!({ "type": event_type, "data": data }),
+        None => json!({ "type": event_type }),
+    };
     let reply = client
         .request(broker, core::PUBLISH, Some(&request))
         .await?;
@@ -388,9 +388,10 @@ pub async fn publish(
     }
     let data = reply.data_value().unwrap_or_default();
     Ok(PublishReport {
-        delivered: data["delivered"].as_u64().unwrap_or(0),
-        failed: data["failed"]
-            .as_array()
+        delivered: data.get("delivered").and_then(Value::as_u64).unwrap_or(0),
+        failed: data
+            .get("failed")
+            .and_then(Value::as_array)
             .map(|ids| {
                 ids.iter()
                     .filter_map(|id| id.as_str().map(str::to_string))

@@ -1,5 +1,12 @@
 //! Faults: dead addresses, dead subscribers, eviction, resets, restarts.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
+
 mod common;
 
 use std::sync::Arc;

@@ -2,6 +2,13 @@
 //! replayed against our nodes. Compatible exchanges must get v0.0.1's type, status and
 //! message; departures get what the specification gives instead.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
+
 mod common;
 
 use std::time::Duration;

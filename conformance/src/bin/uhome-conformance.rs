@@ -331,13 +331,15 @@ fn list(all: &[uhome_conformance::cases::Case], as_json: bool) {
             .iter()
             .map(|c| {
                 let mut row = serde_json::to_value(&c.info).unwrap_or_default();
-                row["requirementText"] = c
+                let text: Vec<String> = c
                     .info
                     .requirements
                     .iter()
                     .filter_map(|r| requirements.get(r).map(|q| q.text.clone()))
-                    .collect::<Vec<_>>()
-                    .into();
+                    .collect();
+                if let Some(row) = row.as_object_mut() {
+                    row.insert("requirementText".into(), text.into());
+                }
                 row
             })
             .collect();

@@ -72,10 +72,10 @@ async fn publish(
     event_type: &str,
     data: Option<Value>,
 ) -> Result<(u64, Vec<String>), Problem> {
-    let mut body = json!({"type": event_type});
-    if let Some(data) = data {
-        body["data"] = data;
-    }
+    let body = match data {
+        Some(data) => json!({"type": event_type, "data": data}),
+        None => json!({"type": event_type}),
+    };
     let reply = ctx
         .call(&Request::new(PUBLISH, Some(body)).from(source))
         .await?;

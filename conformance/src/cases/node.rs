@@ -131,11 +131,7 @@ fn check_envelope(reply: &Reply, request_id: &str) -> CaseResult {
     let body = body.ok_or_else(|| violation("a data or error object", "none"))?;
     let message = body.get("message").and_then(Value::as_str);
     let code = body.get("code").and_then(Value::as_str);
-    let code_ok = code.is_some_and(|c| {
-        c.chars().next().is_some_and(|f| f.is_ascii_lowercase())
-            && c.chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-    });
+    let code_ok = code.is_some_and(uhome_protocol::Code::is_valid);
     if message.is_none() || !code_ok {
         return Err(violation(
             "string message and a code matching [a-z][a-z0-9_]*",
@@ -251,7 +247,7 @@ async fn send_in_pieces(
     let mut conn = ctx.conn().await?;
     let mut start = 0;
     for &cut in cuts.iter().chain([bytes.len()].iter()) {
-        conn.send(&bytes[start..cut]).await?;
+        conn.send(bytes.get(start..cut).unwrap_or_default()).await?;
         start = cut;
         if cut < bytes.len() {
             if let Read::Frame(_) = conn.read_within(pause).await {
@@ -324,11 +320,11 @@ fn frame_and_partial(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let mut conn = ctx.conn().await?;
         let (first, second) = (unknown(3), health());
-        conn.send(&[first.as_slice(), &second[..3]].concat())
-            .await?;
+        let (head, tail) = second.split_at(3.min(second.len()));
+        conn.send(&[first.as_slice(), head].concat()).await?;
         is_no_handler(&conn.reply().await?)?;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        conn.send(&second[3..]).await?;
+        conn.send(tail).await?;
         is_healthy(&conn.reply().await?)
     })
 }
@@ -443,7 +439,7 @@ fn resets(ctx: &Ctx) -> CaseFuture<'_> {
         let bytes = unknown(9);
         for cut in [2, 5, bytes.len() / 2, bytes.len()] {
             let mut conn = ctx.conn().await?;
-            conn.send(&bytes[..cut]).await?;
+            conn.send(bytes.get(..cut).unwrap_or(&bytes)).await?;
             conn.reset();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -518,7 +514,7 @@ fn trickle_closed(ctx: &Ctx) -> CaseFuture<'_> {
         let mut conn = ctx.conn().await?;
         let deadline = tokio::time::Instant::now() + idle + Duration::from_secs(2);
         let step = (idle / 8).max(Duration::from_millis(50));
-        for byte in &bytes[..bytes.len() - 1] {
+        for byte in bytes.split_last().map_or(&[][..], |(_, rest)| rest) {
             if conn.send(std::slice::from_ref(byte)).await.is_err() {
                 return Ok(());
             }

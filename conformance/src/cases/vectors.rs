@@ -60,7 +60,8 @@ pub(super) async fn run(v: &VectorCase, ctx: &Ctx) -> CaseResult {
     let payload = v
         .bytes
         .get(..2)
-        .map_or(0, |h| usize::from(u16::from_be_bytes([h[0], h[1]])));
+        .and_then(|h| <[u8; 2]>::try_from(h).ok())
+        .map_or(0, |h| usize::from(u16::from_be_bytes(h)));
     let reply = ctx.call_raw(&v.bytes).await?;
     if payload > ctx.profile.max_payload() {
         // [UH-FRAME-6]: a constrained node answers too_large instead.

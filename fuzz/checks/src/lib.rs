@@ -18,7 +18,7 @@ pub mod reference;
 mod roundtrip;
 mod stream;
 
-pub use connection::{connection, connection_with};
+pub use connection::{connection, connection_served_with, connection_with};
 pub use frame::{event_decode, event_decode_with, frame_decode};
 pub use json::json_differential;
 pub use message::{check_message, check_str};

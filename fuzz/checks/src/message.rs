@@ -1,7 +1,7 @@
 //! Checks shared by `frame_decode` and `event_decode`: a decoded payload against the
 //! reference reading of sections 5 and 6, and every string against the reference unescaper.
 
-use uhome_protocol::json::MAX_DEPTH;
+use uhome_protocol::json::{BufferTooSmall, MAX_DEPTH};
 use uhome_protocol::{Error, EventFault, JsonStr, Member, Message, RawJson};
 
 use crate::reference;
@@ -50,12 +50,12 @@ pub fn check_str(s: &JsonStr<'_>) {
     assert_eq!(s.unescape_into(&mut buf), Ok(text.as_str()));
     if !text.is_empty() {
         let mut short = vec![0u8; text.len() - 1];
-        assert_eq!(s.unescape_into(&mut short), Err(Error::BufferTooSmall));
+        assert_eq!(s.unescape_into(&mut short), Err(BufferTooSmall));
     }
     match s.to_heapless::<32>() {
         Ok(h) => assert_eq!(h.as_str(), text),
         Err(e) => {
-            assert_eq!(e, Error::BufferTooSmall);
+            assert_eq!(e, BufferTooSmall);
             assert!(text.len() > 32);
         }
     }

@@ -89,6 +89,9 @@ impl Replay {
         self.check("json_differential", id, || checks::json_differential(bytes));
         for sizes in [&[1][..], &[bytes.len().max(1)], &[3, 7]] {
             self.check("connection", id, || checks::connection_with(bytes, sizes));
+            self.check("connection (runtime)", id, || {
+                checks::connection_served_with(bytes, sizes)
+            });
         }
         // The bytes as fuzz input of the structure-aware target, as a seed would be.
         self.check("roundtrip", id, || checks::roundtrip(bytes));

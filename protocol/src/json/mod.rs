@@ -1,14 +1,19 @@
 //! Strict JSON (RFC 8259 on UTF-8, section 5 of the specification): a validator that never
 //! recurses and never allocates, and borrowed views of validated text.
 
+#[cfg(test)]
+mod reference;
 mod scan;
+mod skip;
 mod string;
 mod value;
+mod words;
 
 pub use string::{JsonStr, Unescape};
 pub use value::{Elements, Kind, Members, RawJson};
 
-pub(crate) use scan::{scan, skip_plain, Visit};
+pub(crate) use scan::{scan, Visit};
+pub(crate) use words::skip_plain;
 
 use core::fmt;
 
@@ -74,6 +79,30 @@ impl JsonFault {
         }
     }
 }
+
+/// An unescaped string does not fit the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferTooSmall;
+
+/// A JSON value does not deserialize into the type asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeMismatch;
+
+impl fmt::Display for BufferTooSmall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("output buffer too small")
+    }
+}
+
+impl fmt::Display for ShapeMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("does not match the expected shape")
+    }
+}
+
+impl core::error::Error for JsonError {}
+impl core::error::Error for BufferTooSmall {}
+impl core::error::Error for ShapeMismatch {}
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::error::Error;
+use super::BufferTooSmall;
 
 /// A validated JSON string, borrowed in its escaped form (without the quotes).
 ///
@@ -52,29 +52,29 @@ impl<'a> JsonStr<'a> {
         self.chars().map(char::len_utf8).sum()
     }
 
-    /// Unescapes into `buf` and returns the text, or [`Error::BufferTooSmall`].
-    pub fn unescape_into<'b>(&self, buf: &'b mut [u8]) -> Result<&'b str, Error> {
+    /// Unescapes into `buf` and returns the text, or [`BufferTooSmall`].
+    pub fn unescape_into<'b>(&self, buf: &'b mut [u8]) -> Result<&'b str, BufferTooSmall> {
         if let Some(plain) = self.as_plain() {
-            let out = buf.get_mut(..plain.len()).ok_or(Error::BufferTooSmall)?;
+            let out = buf.get_mut(..plain.len()).ok_or(BufferTooSmall)?;
             out.copy_from_slice(plain.as_bytes());
-            return core::str::from_utf8(out).map_err(|_| Error::BufferTooSmall);
+            return core::str::from_utf8(out).map_err(|_| BufferTooSmall);
         }
         let mut len = 0;
         for c in self.chars() {
             let end = len + c.len_utf8();
-            let slot = buf.get_mut(len..end).ok_or(Error::BufferTooSmall)?;
+            let slot = buf.get_mut(len..end).ok_or(BufferTooSmall)?;
             c.encode_utf8(slot);
             len = end;
         }
-        let out = buf.get(..len).ok_or(Error::BufferTooSmall)?;
-        core::str::from_utf8(out).map_err(|_| Error::BufferTooSmall)
+        let out = buf.get(..len).ok_or(BufferTooSmall)?;
+        core::str::from_utf8(out).map_err(|_| BufferTooSmall)
     }
 
     /// Unescapes into a `heapless::String` of capacity `N`.
-    pub fn to_heapless<const N: usize>(&self) -> Result<heapless::String<N>, Error> {
+    pub fn to_heapless<const N: usize>(&self) -> Result<heapless::String<N>, BufferTooSmall> {
         let mut out = heapless::String::new();
         for c in self.chars() {
-            out.push(c).map_err(|_| Error::BufferTooSmall)?;
+            out.push(c).map_err(|_| BufferTooSmall)?;
         }
         Ok(out)
     }
@@ -230,13 +230,10 @@ mod tests {
     #[test]
     fn reports_small_buffers() {
         let mut buf = [0u8; 3];
-        assert_eq!(
-            s("abcd").unescape_into(&mut buf),
-            Err(Error::BufferTooSmall)
-        );
+        assert_eq!(s("abcd").unescape_into(&mut buf), Err(BufferTooSmall));
         assert_eq!(
             s(r"\u00b5\u00b5").unescape_into(&mut buf),
-            Err(Error::BufferTooSmall)
+            Err(BufferTooSmall)
         );
         assert_eq!(s(r"\u00b5").unescape_into(&mut buf), Ok("µ"));
         assert!(s("abcd").to_heapless::<3>().is_err());

@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use super::scan::{scan_string, skip_value, skip_ws as whitespace};
-use super::{validate, JsonStr, MAX_DEPTH};
-use crate::error::Error;
+use super::scan::{scan_string, skip_ws as whitespace};
+use super::skip::skip_value;
+use super::{validate, JsonError, JsonStr, ShapeMismatch, MAX_DEPTH};
 
 /// The kind of a JSON value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +36,8 @@ impl<'a> RawJson<'a> {
     }
 
     /// Validates `text` as one JSON value (at most [`MAX_DEPTH`] deep).
-    pub fn parse(text: &'a str) -> Result<Self, Error> {
-        validate(text.as_bytes(), MAX_DEPTH).map_err(Error::from)?;
+    pub fn parse(text: &'a str) -> Result<Self, JsonError> {
+        validate(text.as_bytes(), MAX_DEPTH)?;
         Ok(RawJson {
             text: text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')),
         })
@@ -116,10 +116,10 @@ impl<'a> RawJson<'a> {
     ///
     /// serde-json-core hands `&str` fields over still escaped, and matches member names as
     /// written; use [`JsonStr`] navigation where escapes matter.
-    pub fn deserialize<T: serde::Deserialize<'a>>(&self) -> Result<T, Error> {
+    pub fn deserialize<T: serde::Deserialize<'a>>(&self) -> Result<T, ShapeMismatch> {
         serde_json_core::from_str::<T>(self.text)
             .map(|(value, _)| value)
-            .map_err(|_| Error::InvalidData("does not match the expected shape"))
+            .map_err(|_| ShapeMismatch)
     }
 }
 

@@ -1,4 +1,11 @@
 //! Shared test set-up: nodes on 127.0.0.1 with ephemeral ports and short timings.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
 #![allow(dead_code)]
 
 use std::future::Future;

@@ -302,7 +302,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
                 let r = match state.0.send(&state.1, &state.2).await {
                     Ok(reply) => reply
                         .data_value()
-                        .and_then(|d| d["delivered"].as_u64())
+                        .and_then(|d| d.get("delivered").and_then(Value::as_u64))
                         .ok_or_else(|| format!("publish refused: {:?}", reply.message())),
                     Err(e) => Err(e.to_string()),
                 };
@@ -335,7 +335,9 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
 }
 
 fn report(results: &[Figures], args: &BenchArgs) {
-    let floor = &results[0];
+    let Some(floor) = results.first() else {
+        return;
+    };
     let ratio = |x: Option<f64>, base: Option<f64>| match (x, base) {
         (Some(x), Some(b)) if b > 0.0 => format!("{:.2}×", x / b),
         _ => "—".into(),

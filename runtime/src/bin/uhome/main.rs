@@ -457,7 +457,7 @@ async fn run(
                 .map_err(|e| e.to_string())?;
             match reply.data_value().filter(|_| reply.is_success()) {
                 Some(data) => {
-                    print_json(&data["nodes"]);
+                    print_json(data.get("nodes").unwrap_or(&Value::Null));
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {
