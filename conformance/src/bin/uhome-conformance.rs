@@ -50,6 +50,9 @@ struct Options {
     /// Write a JUnit XML report to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// What the node under test supports (spec/conformance-contract.md).
     #[arg(long, global = true, value_name = "FILE")]
     profile: Option<PathBuf>,
@@ -257,20 +260,23 @@ async fn run(cli: Cli) -> Result<u8, String> {
     }
     println!("\n{}", report::summary(&reports));
     let status = exit_status(&reports, options.strict);
+    let doc = JsonReport {
+        tool: "uhome-conformance",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        spec_version: uhome_protocol::SPEC_VERSION,
+        started,
+        strict: options.strict,
+        targets,
+        summary: Counts::of(&reports),
+        exit_status: status,
+        cases: &reports,
+    };
     if let Some(path) = &options.json {
-        let doc = JsonReport {
-            tool: "uhome-conformance",
-            tool_version: env!("CARGO_PKG_VERSION"),
-            spec_version: uhome_protocol::SPEC_VERSION,
-            started,
-            strict: options.strict,
-            targets,
-            summary: Counts::of(&reports),
-            exit_status: status,
-            cases: &reports,
-        };
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &options.html {
+        std::fs::write(path, report::html(&doc)).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if let Some(path) = &options.junit {
         std::fs::write(path, report::junit(&reports, options.strict))
