@@ -22,6 +22,9 @@ pub const HEALTH_INTERVAL: Duration = Duration::from_millis(300);
 /// The reference registry's eviction threshold here.
 pub const EVICT_AFTER: u32 = 2;
 
+/// The reference service's node id.
+pub const SERVICE_ID: &str = "µHome/conformance/referenceService";
+
 /// The running reference nodes.
 pub struct Reference {
     /// The service.
@@ -42,6 +45,7 @@ pub fn profile() -> Profile {
         health_interval: Some(HEALTH_INTERVAL),
         evict_after: Some(EVICT_AFTER),
         features: vec!["pushAfterHealthRound".into()],
+        node_id: None,
     }
 }
 
@@ -84,7 +88,7 @@ pub async fn start() -> Result<Reference, String> {
     )
     .await
     .map_err(|e| format!("cannot start the reference registry: {e}"))?;
-    let service = Service::builder("µHome/conformance/referenceService")
+    let service = Service::builder(SERVICE_ID)
         .server_config(server)
         .start()
         .await
@@ -103,7 +107,17 @@ impl Reference {
         let target = |role: Role, addr: String, broker: Option<Arc<Peer>>| Target {
             label: format!("reference {}@{addr}", role.as_str()),
             addr,
-            profile: profile(),
+            profile: Profile {
+                node_id: Some(
+                    match role {
+                        Role::Registry => "µHome/core/serviceRegistry",
+                        Role::Broker => "µHome/core/eventBroker",
+                        _ => SERVICE_ID,
+                    }
+                    .into(),
+                ),
+                ..profile()
+            },
             broker,
         };
         vec![
