@@ -9,7 +9,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_uhome-conformance");
 /// `--option` → default (`None`: no default) from the binary's short help of every command.
 fn binary_options() -> BTreeMap<String, Option<String>> {
     let mut out = BTreeMap::new();
-    for command in ["", "list", "vectors", "node", "service", "registry", "broker"] {
+    for command in [
+        "", "list", "vectors", "node", "service", "registry", "broker",
+    ] {
         let mut args = vec!["help"];
         if !command.is_empty() {
             args.push(command);
@@ -87,7 +89,10 @@ fn same(a: &str, b: &str) -> bool {
 #[test]
 fn the_contract_and_the_binary_agree_on_every_option_and_default() {
     let (binary, contract) = (binary_options(), contract_options());
-    assert!(binary.contains_key("--timeout") && binary.len() >= 10, "{binary:?}");
+    assert!(
+        binary.contains_key("--timeout") && binary.len() >= 10,
+        "{binary:?}"
+    );
     for (flag, default) in &binary {
         let Some(documented) = contract.get(flag) else {
             panic!("{flag} is not in the contract's options table");
@@ -99,7 +104,10 @@ fn the_contract_and_the_binary_agree_on_every_option_and_default() {
         }
     }
     for flag in contract.keys() {
-        assert!(binary.contains_key(flag), "the contract lists {flag}, the binary has none");
+        assert!(
+            binary.contains_key(flag),
+            "the contract lists {flag}, the binary has none"
+        );
     }
 }
 
@@ -111,6 +119,9 @@ fn the_contract_states_the_timeout_default_where_it_names_it() {
     for (at, _) in text.match_indices("`--timeout` (default ") {
         let stated = &text[at + 21..];
         let stated = &stated[..stated.find(')').unwrap()];
-        assert!(same(stated, &default), "the prose says {stated}, the binary {default}");
+        assert!(
+            same(stated, &default),
+            "the prose says {stated}, the binary {default}"
+        );
     }
 }
