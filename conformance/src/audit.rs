@@ -76,6 +76,8 @@ pub struct Defect {
 #[derive(Debug, Default)]
 struct State {
     ids: HashMap<String, String>,
+    /// Ids of the requests sent on audited connections ([UH-REPLY-9]: no reply reuses one).
+    requests: std::collections::HashSet<String>,
     source: Option<(String, String)>,
     defects: Vec<Defect>,
     replies: usize,
@@ -115,6 +117,22 @@ impl Audit {
     /// Replies inspected so far.
     pub fn replies(&self) -> usize {
         self.state.lock().map(|s| s.replies).unwrap_or(0)
+    }
+
+    /// Notes the ids of the request frames in `bytes` (one write, perhaps several frames).
+    pub fn sent(&self, mut bytes: &[u8]) {
+        let mut ids = Vec::new();
+        while let Some((frame, used)) = Frame::decode(bytes).complete() {
+            if let Ok(uhome_protocol::Message::Event(event)) = frame.message() {
+                ids.push(event.id.to_string());
+            }
+            bytes = bytes.get(used..).unwrap_or_default();
+        }
+        if let Ok(mut state) = self.state.lock() {
+            state
+                .requests
+                .extend(ids.into_iter().filter(|id| !id.is_empty()));
+        }
     }
 
     /// Checks one reply frame received by `case`, noting each defect in `transcript`.
@@ -238,7 +256,9 @@ impl Audit {
             return;
         };
         let seen = state.replies + 1;
-        if let Some(first) = state.ids.get(id) {
+        if state.requests.contains(id) {
+            found.push((Rule::FreshId, format!("id {id:?} is the id of a request")));
+        } else if let Some(first) = state.ids.get(id) {
             found.push((
                 Rule::FreshId,
                 format!("id {id:?} already sent in a reply of {first}"),

@@ -82,6 +82,9 @@ impl Conn {
     /// Writes `bytes` in one write.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), Problem> {
         self.transcript.sent(&self.peer, bytes);
+        if let Some((audit, _)) = &self.audit {
+            audit.sent(bytes);
+        }
         let deadline = self.timeout;
         let write = async {
             let stream = self.stream()?;
