@@ -21,6 +21,8 @@ pub struct Ctx {
     pub run_id: String,
     /// For registry targets: the broker the suite plays.
     pub broker: Option<std::sync::Arc<Peer>>,
+    /// For service targets: how to start the service under test.
+    pub service: Option<crate::launch::ServiceSetup>,
 }
 
 impl Ctx {

@@ -11,6 +11,7 @@ use uhome_runtime::registry::{self, RegistryConfig, RegistryHandle};
 use uhome_runtime::service::Service;
 
 use crate::case::Role;
+use crate::launch::{BoxFuture, Launcher, MeshAddrs, Running, ServiceSetup};
 use crate::peers::{Mode, Peer};
 use crate::profile::Profile;
 use crate::runner::Target;
@@ -21,6 +22,8 @@ pub const IDLE: Duration = Duration::from_secs(5);
 pub const HEALTH_INTERVAL: Duration = Duration::from_millis(300);
 /// The reference registry's eviction threshold here.
 pub const EVICT_AFTER: u32 = 2;
+/// The pattern the reference service subscribes to in the service role's cases.
+pub const SUBSCRIPTION: &str = "conformance.reference.>";
 
 /// The running reference nodes.
 pub struct Reference {
@@ -41,7 +44,117 @@ pub fn profile() -> Profile {
         idle_timeout: Some(IDLE),
         health_interval: Some(HEALTH_INTERVAL),
         evict_after: Some(EVICT_AFTER),
+        refresh_interval: None,
+        subscriptions: Some(vec![SUBSCRIPTION.into()]),
         features: vec!["pushAfterHealthRound".into()],
+    }
+}
+
+/// The reference service's client deadlines in the service role's cases: longer than the
+/// suite's delayed registration reply.
+fn service_deadlines() -> Deadlines {
+    Deadlines {
+        connect: Duration::from_secs(2),
+        write: Duration::from_secs(2),
+        read: Duration::from_secs(2),
+    }
+}
+
+/// Starts the reference service (`uhome_runtime::service`) in-process for each case of the
+/// service role, against the suite's registry and broker.
+pub struct ReferenceService;
+
+impl Launcher for ReferenceService {
+    fn start<'a>(&'a self, mesh: &'a MeshAddrs) -> BoxFuture<'a, Result<Box<dyn Running>, String>> {
+        let builder = Service::builder("µHome/conformance/referenceService")
+            .registry(mesh.registry.clone())
+            .broker(mesh.broker.clone())
+            .deadlines(service_deadlines())
+            .server_config(ServerConfig {
+                idle_timeout: IDLE,
+                ..ServerConfig::default()
+            })
+            .handle(SUBSCRIPTION, |_request| async {
+                uhome_runtime::Reply::response("received", "Received", serde_json::Map::new())
+            })
+            .subscribe(SUBSCRIPTION);
+        Box::pin(async move {
+            let slot: Slot = Arc::default();
+            let task = tokio::spawn({
+                let slot = slot.clone();
+                async move {
+                    let outcome = builder.start().await.map_err(|e| e.to_string());
+                    if let Ok(mut s) = slot.lock() {
+                        *s = Some(outcome);
+                    }
+                }
+            });
+            Ok(Box::new(ReferenceRunning {
+                slot,
+                task,
+                stopped: false,
+            }) as Box<dyn Running>)
+        })
+    }
+
+    fn describe(&self) -> String {
+        "the reference service, in-process".into()
+    }
+}
+
+/// The outcome of the service's start, once it returned.
+type Slot = Arc<std::sync::Mutex<Option<Result<Service, String>>>>;
+
+struct ReferenceRunning {
+    slot: Slot,
+    task: tokio::task::JoinHandle<()>,
+    stopped: bool,
+}
+
+impl Running for ReferenceRunning {
+    fn stop(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if self.stopped {
+                return Ok(());
+            }
+            self.stopped = true;
+            let deadline = tokio::time::Instant::now() + crate::launch::STOP_GRACE;
+            loop {
+                let outcome = self.slot.lock().ok().and_then(|mut s| s.take());
+                match outcome {
+                    Some(Ok(service)) => {
+                        service.shutdown().await;
+                        return Ok(());
+                    }
+                    Some(Err(_)) => return Ok(()),
+                    None if tokio::time::Instant::now() >= deadline => {
+                        self.task.abort();
+                        return Err("the service was still starting; aborted".into());
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        })
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        if self.stopped {
+            return Some("stopped".into());
+        }
+        match self.slot.lock().ok()?.as_ref()? {
+            Err(e) => Some(format!("its start failed: {e}")),
+            Ok(_) => None,
+        }
+    }
+
+    fn output(&self) -> String {
+        String::new()
+    }
+}
+
+impl Drop for ReferenceRunning {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -105,6 +218,7 @@ impl Reference {
             addr,
             profile: profile(),
             broker,
+            service: (role == Role::Service).then(|| ServiceSetup::new(Arc::new(ReferenceService))),
         };
         vec![
             (

@@ -70,6 +70,8 @@ pub struct Target {
     pub profile: Profile,
     /// The broker the suite plays for a registry target.
     pub broker: Option<Arc<Peer>>,
+    /// How to start a service target (the service role's cases).
+    pub service: Option<crate::launch::ServiceSetup>,
 }
 
 /// Runs `cases` against `target`, calling `progress` after each.
@@ -92,6 +94,7 @@ pub async fn run(
             transcript: transcript.clone(),
             run_id: run_id.to_string(),
             broker: target.broker.clone(),
+            service: target.service.clone(),
         };
         let started = Instant::now();
         let result = match tokio::time::timeout(CASE_LIMIT, case.run(&ctx)).await {
