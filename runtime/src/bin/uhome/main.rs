@@ -13,7 +13,7 @@ use uhome_runtime::broker::{self, BrokerConfig};
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::config::{self, ServerConfig};
 use uhome_runtime::registry::{self, RegistryConfig};
-use uhome_runtime::service::{self, Service};
+use uhome_runtime::service::{self, Service, ServiceBuilder};
 use uhome_runtime::{Client, Reply, ReplyEvent, Request};
 
 #[derive(Parser)]
@@ -192,7 +192,31 @@ struct ServiceArgs {
     #[arg(long, value_name = "PATTERN")]
     log: Vec<String>,
     #[command(flatten)]
+    keep: KeepArgs,
+    #[command(flatten)]
     node: NodeArgs,
+}
+
+/// How a service waits for the registry and the broker and keeps its place ([UH-SERVICE-6],
+/// [UH-SERVICE-7]).
+#[derive(Args, Clone)]
+struct KeepArgs {
+    /// Check that the registry lists the service, and send the subscriptions again, this
+    /// often (at most 30s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    refresh_interval: Duration,
+    /// Exit with an error once the registry or the broker has been out of reach this long
+    /// [default: wait forever, retrying 100ms, 200ms, … up to every 10s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    give_up_after: Option<Duration>,
+}
+
+impl KeepArgs {
+    fn apply(&self, builder: ServiceBuilder) -> ServiceBuilder {
+        builder
+            .refresh_interval(self.refresh_interval)
+            .give_up_after(self.give_up_after)
+    }
 }
 
 #[derive(Args)]
@@ -512,9 +536,17 @@ async fn run_service(
             })
             .subscribe(pattern.clone());
     }
-    let service = builder.start().await.map_err(|e| e.to_string())?;
+    let service = args
+        .keep
+        .apply(builder)
+        .spawn()
+        .await
+        .map_err(|e| e.to_string())?;
     eprintln!("µHome service {} on {}", service.id(), service.local_addr());
-    stop.await;
+    let outcome = tokio::select! {
+        () = stop => Ok(ExitCode::SUCCESS),
+        e = service.failed() => Err(e.to_string()),
+    };
     service.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    outcome
 }
