@@ -273,3 +273,167 @@ fn the_repl_runs_nodes_in_the_background() {
         "exit stops the rest: {text}"
     );
 }
+
+/// v0.0.1's reply bytes for capture `id` of `spec/vectors/legacy-exchanges.json`.
+fn legacy_reply(id: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec/vectors/legacy-exchanges.json");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let exchange = file["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == format!("legacy-exchanges/{id}"))
+        .unwrap();
+    hex::decode(exchange["legacyReplies"][0]["hex"].as_str().unwrap()).unwrap()
+}
+
+/// A node that answers every request with `reply`, one request per connection.
+fn fake_node(reply: Vec<u8>) -> String {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut header = [0u8; 5];
+            if stream.read_exact(&mut header).is_err() {
+                continue;
+            }
+            let mut payload = vec![0u8; u16::from_be_bytes([header[0], header[1]]) as usize];
+            if stream.read_exact(&mut payload).is_ok() {
+                let _ = stream.write_all(&reply);
+            }
+        }
+    });
+    addr
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn no_handler_and_codeless_refusals_never_look_like_success() {
+    let legacy = fake_node(legacy_reply("6-unknown-type"));
+    let out = run(&["nodes", "--registry", &legacy]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no `null` printed");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.discover: is it a µHome registry?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["publish", "home.x", "--broker", &legacy]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no empty report printed");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.publish: is it a µHome broker?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "send",
+        &legacy,
+        "µHome.core.unsubscribe",
+        r#"{"unsubscribe": "x"}"#,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(11),
+        "a core type answered no_handler"
+    );
+    assert_eq!(json(&out)["status"], 1, "the reply is still printed");
+    assert!(stderr(&out).contains("has no handler for µHome.core.unsubscribe"));
+    let out = run(&["send", &legacy, "home.anything"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an application type is not judged"
+    );
+
+    let out = run(&[
+        "service",
+        "--port",
+        "0",
+        "--registry",
+        &legacy,
+        "--broker",
+        &legacy,
+        "--log",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.register: is it a µHome registry?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // A v0.0.1 refusal has a reason but no code: the message shows no empty code.
+    let refusing = fake_node(legacy_reply("4a-subscribe-not-registered"));
+    let out = run(&["publish", "home.x", "--broker", &refusing]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("the broker refused µHome.core.publish: Failed to subscribe for microservice to event (Node is not registered) [no code: a v0.0.1 node?]"),
+        "{text}"
+    );
+    assert!(!text.contains(":  —"), "{text}");
+
+    // Our own nodes in the wrong role, and the REPL.
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &b,
+        "--registry-listen",
+        &r,
+    ]);
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let out = run(&["nodes", "--registry", &b]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("{b} has no handler for µHome.core.discover")));
+    let out = run(&["publish", "x", "--broker", &r]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("{r} has no handler for µHome.core.publish")));
+    let mut repl = Command::new(UHOME)
+        .args(["repl", "--broker", &legacy, "--registry", &legacy])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    repl.stdin
+        .take()
+        .unwrap()
+        .write_all(b"nodes\npublish a.b\nexit\n")
+        .unwrap();
+    let out = repl.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "error: {legacy} has no handler for µHome.core.discover: is it a µHome registry?"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "error: {legacy} has no handler for µHome.core.publish: is it a µHome broker?"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("null"), "{text}");
+}

@@ -51,7 +51,9 @@ enum Command {
     /// Send one event to a node and print the reply as JSON.
     ///
     /// Exit status: 0 for a reply with status 1; 10 for status 0 (the node's fault); 12 for
-    /// status 2 (the request's fault); 13 for a reserved status; 1 when no reply came.
+    /// status 2 (the request's fault); 13 for a reserved status; 11 when a core type
+    /// (`µHome.core.*`) is answered `no_handler` or without the members it defines; 1 when
+    /// no reply came.
     Send(SendArgs),
     /// Publish an event through the broker and print the delivery report.
     Publish(PublishArgs),
@@ -356,6 +358,46 @@ pub(crate) fn exit_for(reply: &ReplyEvent) -> ExitCode {
     }
 }
 
+/// `uhome send`'s exit status when a core type's reply is not its answer.
+const EXIT_NOT_THE_ANSWER: u8 = 11;
+
+/// Why `reply` is not the answer a core request of `event_type` expects: `no_handler`, or a
+/// success without the members the type defines. `None` for other types and for refusals
+/// (their status says it).
+pub(crate) fn core_answer_problem(
+    addr: &str,
+    event_type: &str,
+    reply: &ReplyEvent,
+) -> Option<String> {
+    use uhome_protocol::core;
+    let (role, members): (&str, &[&str]) = match event_type {
+        core::HEALTHCHECK => (
+            "node (v0.0.1 brokers and registries have no healthcheck)",
+            &[],
+        ),
+        core::REGISTER => ("registry", &["address"]),
+        core::UNREGISTER => ("registry", &[]),
+        core::DISCOVER => ("registry", &["nodes"]),
+        core::NODES | core::SUBSCRIBE => ("broker", &[]),
+        core::UNSUBSCRIBE => ("broker", &["removed"]),
+        core::PUBLISH => ("broker", &["delivered", "failed"]),
+        _ => return None,
+    };
+    if reply.is_no_handler() {
+        return Some(format!(
+            "{addr} has no handler for {event_type}: is it a µHome {role}?"
+        ));
+    }
+    if !reply.is_success() {
+        return None;
+    }
+    let data = reply.data_value().unwrap_or_default();
+    members
+        .iter()
+        .find(|m| data.get(**m).is_none())
+        .map(|m| format!("{addr} answered {event_type} without `{m}`: is it a µHome {role}?"))
+}
+
 fn print_json(value: &Value) {
     println!(
         "{}",
@@ -457,6 +499,10 @@ async fn run(
                 .await
                 .map_err(|e| e.to_string())?;
             print_json(&reply.to_json());
+            if let Some(problem) = core_answer_problem(&args.addr, &args.event_type, &reply) {
+                eprintln!("uhome: {problem}");
+                return Ok(ExitCode::from(EXIT_NOT_THE_ANSWER));
+            }
             Ok(exit_for(&reply))
         }
         Command::Publish(args) => {
@@ -473,22 +519,15 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Nodes(args) => {
-            let reply = args
-                .client
-                .client()
-                .request(&args.registry, uhome_protocol::core::DISCOVER, None)
+            let nodes = service::discover(&args.client.client(), &args.registry)
                 .await
                 .map_err(|e| e.to_string())?;
-            match reply.data_value().filter(|_| reply.is_success()) {
-                Some(data) => {
-                    print_json(&data["nodes"]);
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => {
-                    print_json(&reply.to_json());
-                    Ok(exit_for(&reply))
-                }
-            }
+            let list: Vec<Value> = nodes
+                .iter()
+                .map(|(id, address)| json!({ "nodeId": id, "address": address }))
+                .collect();
+            print_json(&Value::Array(list));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Repl(_) => Err("already in the REPL".into()),
         Command::Bench(args) => bench::run(args).await,
