@@ -213,7 +213,7 @@ fn exit_statuses_and_usage_errors() {
 #[test]
 fn every_subcommand_has_help() {
     for sub in [
-        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "repl", "bench",
+        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "sub", "repl", "bench",
     ] {
         let out = run(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
@@ -436,4 +436,149 @@ fn no_handler_and_codeless_refusals_never_look_like_success() {
         "{text}"
     );
     assert!(!text.contains("null"), "{text}");
+}
+
+/// Waits until the registry lists a node whose id starts with `prefix`.
+fn wait_listed(registry: &str, prefix: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let out = run(&["nodes", "--registry", registry]);
+        if out.status.success()
+            && json(&out)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["nodeId"].as_str().unwrap().starts_with(prefix))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{prefix} never registered");
+}
+
+fn wait_exit(child: &mut Running, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn uhome_sub_prints_events_and_unregisters_on_exit_and_ctrl_c() {
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &b,
+        "--registry-listen",
+        &r,
+    ]);
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let empty = || json(&run(&["nodes", "--registry", &r])) == serde_json::json!([]);
+
+    let mut sub = spawn(&[
+        "sub",
+        "home.>",
+        "office.*",
+        "--json",
+        "--count",
+        "2",
+        "--id",
+        "watcher",
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    let printed = lines(&mut sub);
+    wait_listed(&r, "watcher");
+    for (event_type, data) in [
+        ("home.lamp.on", r#"{"level": 80}"#),
+        ("garden.gate", "1"),
+        ("office.door", "\"open\""),
+    ] {
+        let out = run(&["publish", event_type, data, "--broker", &b]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert!(wait_exit(&mut sub, Duration::from_secs(10)).success());
+    let got: Vec<serde_json::Value> = printed
+        .iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0]["type"], "home.lamp.on");
+    assert_eq!(got[0]["data"], serde_json::json!({"level": 80}));
+    assert_eq!(got[0]["source"], "uhome/cli");
+    assert_eq!(got[1]["type"], "office.door");
+    assert!(empty(), "unregistered after --count");
+
+    let mut sub = spawn(&["sub", "home.>", "--registry", &r, "--broker", &b]);
+    let printed = lines(&mut sub);
+    wait_listed(&r, "uhome/sub-");
+    assert!(run(&["publish", "home.x", "[1,2]", "--broker", &b])
+        .status
+        .success());
+    let line = printed.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(line.ends_with(" home.x from uhome/cli: [1,2]"), "{line}");
+    let pid = sub.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(wait_exit(&mut sub, Duration::from_secs(10)).success());
+    assert!(empty(), "unregistered on Ctrl-C");
+
+    let out = run(&[
+        "sub",
+        "quiet.>",
+        "--count",
+        "1",
+        "--timeout",
+        "500ms",
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("timed out after 500ms: 0 of 1 events"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(empty(), "unregistered on timeout");
+
+    let mut repl = Command::new(UHOME)
+        .args(["repl", "--broker", &b, "--registry", &r])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = repl.stdin.take().unwrap();
+    stdin
+        .write_all(b"sub 'den.>' --id den-watch --count 1\n")
+        .unwrap();
+    wait_listed(&r, "den-watch");
+    stdin
+        .write_all(b"publish den.light '\"on\"'\njobs\nexit\n")
+        .unwrap();
+    drop(stdin);
+    let out = repl.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" den.light from uhome/cli: \"on\""), "{text}");
+    assert!(text.contains("[1] sub 'den.>'"), "{text}");
+    assert!(empty(), "the REPL's sub unregistered");
 }

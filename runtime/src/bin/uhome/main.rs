@@ -2,6 +2,7 @@
 
 mod bench;
 mod repl;
+mod sub;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,9 @@ enum Command {
     Publish(PublishArgs),
     /// List the nodes the registry knows.
     Nodes(NodesArgs),
+    /// Subscribe to patterns and print each event as it arrives, as a temporary node that
+    /// registers, subscribes, and unregisters on exit or Ctrl-C.
+    Sub(sub::SubArgs),
     /// An interactive shell for every command, with line editing and history; nodes started
     /// there run in the background.
     Repl(ReplArgs),
@@ -311,6 +315,7 @@ fn main() -> ExitCode {
         Command::Send(_)
             | Command::Publish(_)
             | Command::Nodes(_)
+            | Command::Sub(_)
             | Command::Repl(_)
             | Command::Bench(_)
     );
@@ -529,6 +534,7 @@ async fn run(
             print_json(&Value::Array(list));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sub(args) => sub::run(args, stop).await,
         Command::Repl(_) => Err("already in the REPL".into()),
         Command::Bench(args) => bench::run(args).await,
     }
