@@ -22,6 +22,11 @@ pub const IDLE: Duration = Duration::from_secs(5);
 pub const HEALTH_INTERVAL: Duration = Duration::from_millis(300);
 /// The reference registry's eviction threshold here.
 pub const EVICT_AFTER: u32 = 2;
+/// The reference service's backoff in the service role's cases: the specification's first
+/// pause, doubling to the shortest cap it allows, so the cap is seen within seconds.
+pub const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(1600));
+/// The reference service's refresh interval in the service role's cases.
+pub const REFRESH: Duration = Duration::from_secs(1);
 /// The pattern the reference service subscribes to in the service role's cases.
 pub const SUBSCRIPTION: &str = "conformance.reference.>";
 
@@ -44,7 +49,7 @@ pub fn profile() -> Profile {
         idle_timeout: Some(IDLE),
         health_interval: Some(HEALTH_INTERVAL),
         evict_after: Some(EVICT_AFTER),
-        refresh_interval: None,
+        refresh_interval: Some(REFRESH),
         subscriptions: Some(vec![SUBSCRIPTION.into()]),
         features: vec!["pushAfterHealthRound".into()],
     }
@@ -77,23 +82,15 @@ impl Launcher for ReferenceService {
             .handle(SUBSCRIPTION, |_request| async {
                 uhome_runtime::Reply::response("received", "Received", serde_json::Map::new())
             })
-            .subscribe(SUBSCRIPTION);
+            .subscribe(SUBSCRIPTION)
+            .backoff(BACKOFF.0, BACKOFF.1)
+            .refresh_interval(REFRESH);
         Box::pin(async move {
-            let slot: Slot = Arc::default();
-            let task = tokio::spawn({
-                let slot = slot.clone();
-                async move {
-                    let outcome = builder.start().await.map_err(|e| e.to_string());
-                    if let Ok(mut s) = slot.lock() {
-                        *s = Some(outcome);
-                    }
-                }
-            });
-            Ok(Box::new(ReferenceRunning {
-                slot,
-                task,
-                stopped: false,
-            }) as Box<dyn Running>)
+            let service = builder
+                .spawn()
+                .await
+                .map_err(|e| format!("cannot start the reference service: {e}"))?;
+            Ok(Box::new(ReferenceRunning(Some(service))) as Box<dyn Running>)
         })
     }
 
@@ -102,59 +99,24 @@ impl Launcher for ReferenceService {
     }
 }
 
-/// The outcome of the service's start, once it returned.
-type Slot = Arc<std::sync::Mutex<Option<Result<Service, String>>>>;
-
-struct ReferenceRunning {
-    slot: Slot,
-    task: tokio::task::JoinHandle<()>,
-    stopped: bool,
-}
+struct ReferenceRunning(Option<Service>);
 
 impl Running for ReferenceRunning {
     fn stop(&mut self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            if self.stopped {
-                return Ok(());
+            if let Some(service) = self.0.take() {
+                service.shutdown().await;
             }
-            self.stopped = true;
-            let deadline = tokio::time::Instant::now() + crate::launch::STOP_GRACE;
-            loop {
-                let outcome = self.slot.lock().ok().and_then(|mut s| s.take());
-                match outcome {
-                    Some(Ok(service)) => {
-                        service.shutdown().await;
-                        return Ok(());
-                    }
-                    Some(Err(_)) => return Ok(()),
-                    None if tokio::time::Instant::now() >= deadline => {
-                        self.task.abort();
-                        return Err("the service was still starting; aborted".into());
-                    }
-                    None => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
+            Ok(())
         })
     }
 
     fn exited(&mut self) -> Option<String> {
-        if self.stopped {
-            return Some("stopped".into());
-        }
-        match self.slot.lock().ok()?.as_ref()? {
-            Err(e) => Some(format!("its start failed: {e}")),
-            Ok(_) => None,
-        }
+        self.0.is_none().then(|| "stopped".into())
     }
 
     fn output(&self) -> String {
         String::new()
-    }
-}
-
-impl Drop for ReferenceRunning {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
