@@ -1,7 +1,9 @@
 //! What a case runs with.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::Audit;
 use crate::case::{violation, CaseResult, Problem, Transcript};
 use crate::peers::{Mode, Peer};
 use crate::profile::Profile;
@@ -23,12 +25,18 @@ pub struct Ctx {
     pub broker: Option<std::sync::Arc<Peer>>,
     /// For service targets: how to start the service under test.
     pub service: Option<crate::launch::ServiceSetup>,
+    /// Every reply of the run, checked ([`crate::audit`]).
+    pub audit: Arc<Audit>,
+    /// The ID of the case running.
+    pub case_id: String,
 }
 
 impl Ctx {
     /// A new connection to the target.
     pub async fn conn(&self) -> Result<Conn, Problem> {
-        Conn::open(&self.target, &self.transcript, self.timeout).await
+        Ok(Conn::open(&self.target, &self.transcript, self.timeout)
+            .await?
+            .audited(self.audit.clone(), &self.case_id))
     }
 
     /// One request on a new connection.

@@ -30,6 +30,9 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 /// The pattern the reference service subscribes to in the service role's cases.
 pub const SUBSCRIPTION: &str = "conformance.reference.>";
 
+/// The reference service's node id.
+pub const SERVICE_ID: &str = "µHome/conformance/referenceService";
+
 /// The running reference nodes.
 pub struct Reference {
     /// The service.
@@ -52,6 +55,7 @@ pub fn profile() -> Profile {
         refresh_interval: Some(REFRESH),
         subscriptions: Some(vec![SUBSCRIPTION.into()]),
         features: vec!["pushAfterHealthRound".into()],
+        node_id: None,
     }
 }
 
@@ -159,7 +163,7 @@ pub async fn start() -> Result<Reference, String> {
     )
     .await
     .map_err(|e| format!("cannot start the reference registry: {e}"))?;
-    let service = Service::builder("µHome/conformance/referenceService")
+    let service = Service::builder(SERVICE_ID)
         .server_config(server)
         .start()
         .await
@@ -178,7 +182,17 @@ impl Reference {
         let target = |role: Role, addr: String, broker: Option<Arc<Peer>>| Target {
             label: format!("reference {}@{addr}", role.as_str()),
             addr,
-            profile: profile(),
+            profile: Profile {
+                node_id: Some(
+                    match role {
+                        Role::Registry => "µHome/core/serviceRegistry",
+                        Role::Broker => "µHome/core/eventBroker",
+                        _ => SERVICE_ID,
+                    }
+                    .into(),
+                ),
+                ..profile()
+            },
             broker,
             service: (role == Role::Service).then(|| ServiceSetup::new(Arc::new(ReferenceService))),
         };

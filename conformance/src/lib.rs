@@ -5,6 +5,7 @@
 //! TCP, with verdicts per case, JSON and JUnit reports, and CI exit statuses. The contract is
 //! `spec/conformance-contract.md`.
 
+pub mod audit;
 pub mod canonical;
 pub mod case;
 pub mod cases;

@@ -41,6 +41,10 @@ pub struct Profile {
     /// Optional features claimed.
     #[serde(default)]
     pub features: Vec<String>,
+    /// The node's id: the `source` of every reply ([UH-REPLY-1]); learned from the first
+    /// reply when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
 }
 
 /// Features a profile may claim.

@@ -8,19 +8,30 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 use uhome_protocol::{
-    encode_event, Body, Decoded, Envelope, Frame, Message, RawJson, MAX_FRAME_LEN, V2,
+    encode_event, Body, Code, Decoded, Envelope, Frame, RawJson, MAX_FRAME_LEN, V2,
 };
 
+use std::sync::Arc;
+
+use crate::audit::Audit;
 use crate::case::{violation, Problem, Transcript};
 
 /// A connection to the target (or a harness peer) that records what it sends and receives.
+///
+/// Dropping it closes gracefully: a FIN, then what the peer still sends is read and
+/// discarded for a moment, so that the peer never sees a reset ([`Conn::reset`] sends one on
+/// purpose).
 pub struct Conn {
-    stream: TcpStream,
+    stream: Option<TcpStream>,
     buf: Vec<u8>,
     peer: String,
     transcript: Transcript,
     timeout: Duration,
+    audit: Option<(Arc<Audit>, String)>,
 }
+
+/// How long a dropped connection drains before it closes.
+const DRAIN: Duration = Duration::from_millis(500);
 
 /// What a read found.
 #[derive(Debug)]
@@ -47,18 +58,36 @@ impl Conn {
         };
         let _ = stream.set_nodelay(true);
         Ok(Conn {
-            stream,
+            stream: Some(stream),
             buf: Vec::new(),
             peer: addr.to_string(),
             transcript: transcript.clone(),
             timeout: deadline,
+            audit: None,
         })
+    }
+
+    /// Every reply frame read is checked by `audit` as received by `case`.
+    pub fn audited(mut self, audit: Arc<Audit>, case: &str) -> Conn {
+        self.audit = Some((audit, case.to_string()));
+        self
+    }
+
+    fn stream(&mut self) -> std::io::Result<&mut TcpStream> {
+        self.stream
+            .as_mut()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
     }
 
     /// Writes `bytes` in one write.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), Problem> {
         self.transcript.sent(&self.peer, bytes);
-        match timeout(self.timeout, self.stream.write_all(bytes)).await {
+        let deadline = self.timeout;
+        let write = async {
+            let stream = self.stream()?;
+            stream.write_all(bytes).await
+        };
+        match timeout(deadline, write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(violation(
                 "the connection to accept the request",
@@ -75,13 +104,21 @@ impl Conn {
             if let Decoded::Complete(_, used) = Frame::decode(&self.buf) {
                 let frame: Vec<u8> = self.buf.drain(..used).collect();
                 self.transcript.received(&self.peer, &frame);
+                if let Some((audit, case)) = &self.audit {
+                    audit.inspect(case, &frame, &self.transcript);
+                }
                 return Read::Frame(frame);
             }
             let mut chunk = [0u8; 8192];
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+            let read = match self.stream.as_mut() {
+                Some(stream) => tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await,
+                None => Ok(Ok(0)),
+            };
+            match read {
                 Ok(Ok(0)) | Ok(Err(_)) => {
                     if !self.buf.is_empty() {
                         self.transcript.received(&self.peer, &self.buf);
+                        self.buf.clear();
                     }
                     return Read::Closed;
                 }
@@ -94,7 +131,7 @@ impl Conn {
     /// Reads one reply frame within the case deadline; no reply is a violation.
     pub async fn reply(&mut self) -> Result<Reply, Problem> {
         match self.read_within(self.timeout).await {
-            Read::Frame(bytes) => Reply::decode(&bytes),
+            Read::Frame(bytes) => Reply::decode_noting(&bytes, &self.transcript),
             Read::Closed => Err(violation(
                 "a reply frame",
                 "the node closed the connection without replying",
@@ -115,14 +152,25 @@ impl Conn {
     /// Half-closes the sending side.
     pub async fn shutdown_write(&mut self) {
         self.transcript.note("client half-closed its side");
-        let _ = self.stream.shutdown().await;
+        if let Ok(stream) = self.stream() {
+            let _ = stream.shutdown().await;
+        }
     }
 
     /// Closes with a reset (SO_LINGER 0) instead of FIN.
-    pub fn reset(self) {
+    pub fn reset(mut self) {
         self.transcript.note("client reset the connection");
-        if let Ok(std) = self.stream.into_std() {
-            let _ = socket2::SockRef::from(&std).set_linger(Some(Duration::ZERO));
+        if let Some(stream) = self.stream.take() {
+            if let Ok(std) = stream.into_std() {
+                let _ = socket2::SockRef::from(&std).set_linger(Some(Duration::ZERO));
+            }
+        }
+    }
+
+    /// Closes gracefully: FIN, then reads until the peer closes or [`DRAIN`] passes.
+    pub async fn close(mut self) {
+        if let Some(stream) = self.stream.take() {
+            drain(stream).await;
         }
     }
 
@@ -132,53 +180,88 @@ impl Conn {
     }
 }
 
-/// A decoded reply frame.
+async fn drain(mut stream: TcpStream) {
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 8192];
+    let deadline = Instant::now() + DRAIN;
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(drain(stream));
+            }
+        }
+    }
+}
+
+/// A decoded reply frame, read leniently: a case judges the property it is named after, and
+/// the envelope's other rules are the audit's ([`crate::audit`]).
 #[derive(Debug, Clone)]
 pub struct Reply {
     /// Header version.
     pub version: u16,
     /// Header status.
     pub status: u8,
-    /// `id`
+    /// `id` (empty when absent or not a string).
     pub id: String,
-    /// `timestamp`
+    /// `timestamp` (empty when absent or not a string).
     pub timestamp: String,
-    /// `source`
+    /// `source` (empty when absent or not a string).
     pub source: String,
-    /// `type`
+    /// `type` (empty when absent or not a string).
     pub event_type: String,
     /// `data`, when present.
     pub data: Option<Value>,
     /// `error`, when present.
     pub error: Option<Value>,
+    notes: Transcript,
 }
 
 impl Reply {
-    /// Decodes a reply frame; an undecodable reply is a violation.
+    /// Decodes a reply frame; a payload that is not a JSON object is a violation.
     pub fn decode(bytes: &[u8]) -> Result<Reply, Problem> {
+        Reply::decode_noting(bytes, &Transcript::default())
+    }
+
+    /// Decodes a reply frame; what a check tolerates is noted in `notes`.
+    pub fn decode_noting(bytes: &[u8], notes: &Transcript) -> Result<Reply, Problem> {
         let (frame, _) = Frame::decode(bytes)
             .complete()
             .ok_or_else(|| violation("a whole reply frame", "an incomplete frame"))?;
-        match frame.message() {
-            Ok(Message::Event(event)) => Ok(Reply {
-                version: frame.header.version,
-                status: frame.header.status,
-                id: event.id.to_string(),
-                timestamp: event.timestamp.to_string(),
-                source: event.source.to_string(),
-                event_type: event.event_type.to_string(),
-                data: event.data.map(crate::canonical::value),
-                error: event.error.map(crate::canonical::value),
-            }),
-            Ok(Message::Other(_)) => Err(violation(
-                "a version 2 reply event",
-                "a version 1 non-event payload",
-            )),
-            Err(e) => Err(violation(
-                "a decodable reply event",
-                format!("{} ({e})", e.code()),
-            )),
-        }
+        let value: Value = serde_json::from_slice(frame.payload).map_err(|e| {
+            violation(
+                "a reply whose payload is a JSON object",
+                format!("not JSON: {e}"),
+            )
+        })?;
+        let Value::Object(mut members) = value else {
+            return Err(violation(
+                "a reply whose payload is a JSON object",
+                format!("{value}"),
+            ));
+        };
+        let text = |name: &str| match members.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        Ok(Reply {
+            version: frame.header.version,
+            status: frame.header.status,
+            id: text("id"),
+            timestamp: text("timestamp"),
+            source: text("source"),
+            event_type: text("type"),
+            data: members.remove("data"),
+            error: members.remove("error"),
+            notes: notes.clone(),
+        })
     }
 
     fn body(&self) -> Option<&Value> {
@@ -226,7 +309,21 @@ impl Reply {
         }
     }
 
-    /// Checks status, type and code (and message when given).
+    /// Whether this is the answer with `code`: by its code, or — in a reply without one,
+    /// whose code is judged by the audit — by the message of Appendix B (or `message`).
+    pub fn is(&self, code: &str, message: Option<&str>) -> bool {
+        match self.code() {
+            Some(c) => c == code,
+            None => {
+                let fixed = Code::parse(code).and_then(Code::fixed_message);
+                message.or(fixed).is_some_and(|m| self.message() == Some(m))
+            }
+        }
+    }
+
+    /// Checks status, type and code (and message when given). A reply without a code is
+    /// recognised by its message (see [`Reply::is`]), with a note: the code is judged by
+    /// the audit, not here.
     pub fn must_be(&self, status: u8, code: &str, message: Option<&str>) -> Result<(), Problem> {
         let event_type = if status == 1 {
             uhome_protocol::core::RESPONSE
@@ -235,9 +332,14 @@ impl Reply {
         };
         let ok = self.status == status
             && self.event_type == event_type
-            && self.code() == Some(code)
+            && self.is(code, message)
             && (message.is_none() || self.message() == message);
         if ok {
+            if self.code().is_none() {
+                self.notes.note(&format!(
+                    "the reply has no code; recognised as {code} by its message"
+                ));
+            }
             Ok(())
         } else {
             Err(violation(

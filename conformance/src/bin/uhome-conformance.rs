@@ -47,7 +47,7 @@ struct Options {
     #[arg(long, global = true)]
     strict: bool,
     /// Deadline of each read, write and decoder run.
-    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "5s")]
+    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "10s")]
     timeout: Duration,
     /// Write the JSON report (spec/conformance-report.schema.json) to FILE.
     #[arg(long, global = true, value_name = "FILE")]

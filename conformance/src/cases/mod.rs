@@ -1,5 +1,6 @@
 //! The case catalogue.
 
+mod audit;
 mod broker;
 mod node;
 mod registry;
@@ -20,6 +21,8 @@ pub enum Run {
     Fn(fn(&Ctx) -> CaseFuture<'_>),
     /// A vector sent over TCP.
     Vector(Arc<VectorCase>),
+    /// An audit of every reply of the run: runs after every other case.
+    Audit(fn(&Ctx) -> CaseFuture<'_>),
 }
 
 /// A case: what it checks and how it runs.
@@ -37,7 +40,13 @@ impl Case {
         match &self.run {
             Run::Fn(f) => f(ctx),
             Run::Vector(v) => Box::pin(vectors::run(v, ctx)),
+            Run::Audit(f) => f(ctx),
         }
+    }
+
+    /// Whether it judges the replies of the whole run (and so runs last).
+    pub fn is_audit(&self) -> bool {
+        matches!(self.run, Run::Audit(_))
     }
 }
 
@@ -69,6 +78,7 @@ pub fn catalogue() -> Vec<Case> {
     all.extend(registry::cases());
     all.extend(broker::cases());
     all.extend(service::cases());
+    all.extend(audit::cases());
     all
 }
 

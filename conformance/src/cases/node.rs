@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use uhome_protocol::core::{ERROR, HEALTHCHECK, RESPONSE};
+use serde_json::json;
+use uhome_protocol::core::HEALTHCHECK;
 
 use super::{case, Case};
 use crate::case::{violation, CaseFuture, CaseResult, Level::*, Problem, Role::Any};
@@ -34,8 +34,6 @@ pub(super) fn cases() -> Vec<Case> {
             "µHome.core.healthcheck is answered status 1, code healthy, message \"Service is healthy\"", healthcheck),
         case("UH-REPLY-5/unknown-type", &["UH-REPLY-5"], Must, Any,
             "an unknown type is answered status 1, code no_handler, message \"No Handler for Event registered\"", unknown_type),
-        case("UH-REPLY-1/reply-envelope", &["UH-REPLY-1", "UH-REPLY-2", "UH-REPLY-3", "UH-REPLY-8", "UH-STATUS-4"], Must, Any,
-            "replies are version 2 events of type µHome.response or µHome.error with source, a fresh id, a timestamp, and a code and message", reply_envelope),
         case("UH-VERSION-5/reply-to-version-1", &["UH-VERSION-5", "UH-VERSION-2"], Must, Any,
             "a version 1 request is answered with a version 2 reply", reply_to_v1),
         case("UH-VERSION-4/connection-kept", &["UH-VERSION-4", "UH-EXCHANGE-7"], Must, Any,
@@ -97,83 +95,6 @@ fn healthcheck(ctx: &Ctx) -> CaseFuture<'_> {
 
 fn unknown_type(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move { is_no_handler(&ctx.call_raw(&unknown(1)).await?) })
-}
-
-fn check_envelope(reply: &Reply, request_id: &str) -> CaseResult {
-    let body = if reply.event_type == RESPONSE {
-        if reply.status != 1 {
-            return Err(violation("status 1 on a µHome.response", reply.summary()));
-        }
-        reply.data.as_ref()
-    } else if reply.event_type == ERROR {
-        if reply.status != 0 && reply.status != 2 {
-            return Err(violation("status 0 or 2 on a µHome.error", reply.summary()));
-        }
-        if reply.data.is_some() {
-            return Err(violation("no data member in a µHome.error", "data present"));
-        }
-        reply.error.as_ref()
-    } else {
-        return Err(violation(
-            "type µHome.response or µHome.error",
-            reply.event_type.clone(),
-        ));
-    };
-    if reply.version != 2 {
-        return Err(violation("version 2", format!("version {}", reply.version)));
-    }
-    if reply.id.is_empty() || reply.id == request_id {
-        return Err(violation("a fresh id", format!("{:?}", reply.id)));
-    }
-    if reply.source.is_empty() || reply.timestamp.is_empty() {
-        return Err(violation("source and timestamp", reply.summary()));
-    }
-    let body = body.ok_or_else(|| violation("a data or error object", "none"))?;
-    let message = body.get("message").and_then(Value::as_str);
-    let code = body.get("code").and_then(Value::as_str);
-    let code_ok = code.is_some_and(|c| {
-        c.chars().next().is_some_and(|f| f.is_ascii_lowercase())
-            && c.chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-    });
-    if message.is_none() || !code_ok {
-        return Err(violation(
-            "string message and a code matching [a-z][a-z0-9_]*",
-            body.to_string(),
-        ));
-    }
-    if let Some(reason) = body.get("reason") {
-        if !reason.is_string() {
-            return Err(violation(
-                "reason, when present, a string",
-                reason.to_string(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn reply_envelope(ctx: &Ctx) -> CaseFuture<'_> {
-    Box::pin(async move {
-        let requests = [
-            Request::new(HEALTHCHECK, None),
-            Request::new(UNKNOWN, None),
-            Request {
-                status: 0,
-                ..Request::new(UNKNOWN, None)
-            },
-            Request {
-                version: 7,
-                ..Request::new(UNKNOWN, None)
-            },
-        ];
-        for request in &requests {
-            let reply = ctx.call(request).await?;
-            check_envelope(&reply, &request.id)?;
-        }
-        let reply = ctx.call_raw(&frame(2, 1, b"{oops")).await?;
-        check_envelope(&reply, "")
-    })
 }
 
 fn reply_to_v1(ctx: &Ctx) -> CaseFuture<'_> {
