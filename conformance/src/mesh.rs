@@ -57,7 +57,7 @@ pub enum Happening {
         /// `data`
         data: Option<Value>,
     },
-    /// The suite wrote its reply to that request.
+    /// The suite writes its reply to that request (recorded as the write starts).
     Replied {
         /// From which node.
         side: Side,
@@ -367,11 +367,13 @@ async fn serve(mut stream: TcpStream, side: Side, state: Arc<State>) {
             state.transcript.received(side.label(), &bytes);
             let (reply, happening) = answer(side, &bytes, &state).await;
             state.transcript.sent(side.label(), &reply);
-            if stream.write_all(&reply).await.is_err() {
-                return;
-            }
+            // Recorded as the write starts: whatever the service sends in answer to the reply
+            // comes after it in the timeline.
             if let Some(happening) = happening {
                 state.push(happening);
+            }
+            if stream.write_all(&reply).await.is_err() {
+                return;
             }
         }
         match stream.read(&mut chunk).await {

@@ -1051,12 +1051,19 @@ async fn backoff(ctx: &Ctx) -> CaseResult {
                 ", cap not reached while observed"
             }
         ));
-        let sick = run.mesh.timeline().into_iter().find_map(|e| match e.what {
+        // Once it has answered a health check it must go on answering while it retries;
+        // whether it listened before its first registration is UH-SERVICE-1's to judge.
+        let timeline = run.mesh.timeline();
+        let serving = timeline.iter().find_map(|e| match e.what {
+            Happening::HealthCheck { healthy: true, .. } if e.at >= observing => Some(e.at),
+            _ => None,
+        });
+        let sick = timeline.into_iter().find_map(|e| match e.what {
             Happening::HealthCheck {
                 healthy: false,
                 summary,
                 address,
-            } if e.at > observing => Some((address, summary)),
+            } if serving.is_some_and(|at| e.at > at) => Some((address, summary)),
             _ => None,
         });
         if let Some((address, summary)) = sick {
@@ -1218,12 +1225,16 @@ async fn already_exists_counts_as_registered(ctx: &Ctx) -> CaseResult {
                 "the profile declares no subscriptions: going on cannot be seen".into(),
             ));
         }
+        // From the registration request on: a subscribe sent before the reply is
+        // UH-SERVICE-2's to judge, not this case's.
+        let sent =
+            register_request_before(&run.mesh.timeline(), first.at).map_or(first.at, |r| r.at);
         let next = run
             .mesh
             .wait_for(STEP_WAIT, |t| {
                 t.iter()
                     .find(|e| {
-                        e.at > first.at
+                        e.at > sent
                             && (e.is_request(Side::Broker, core::SUBSCRIBE)
                                 || e.is_request(Side::Registry, core::REGISTER))
                     })
