@@ -58,6 +58,10 @@ struct Options {
     /// What the node under test supports (spec/conformance-contract.md).
     #[arg(long, global = true, value_name = "FILE")]
     profile: Option<PathBuf>,
+    /// After a case leaves the target not answering, run CMD (`sh -c`) to start it again at
+    /// the same address, and go on with the run.
+    #[arg(long, global = true, value_name = "CMD")]
+    restart_cmd: Option<String>,
     /// Print every case, passed vector cases included.
     #[arg(long, short, global = true)]
     verbose: bool,
@@ -332,15 +336,13 @@ async fn one(
     };
     let cases = for_role(all, role);
     let verbose = options.verbose;
-    let reports = runner::run(
-        &cases,
-        &target,
-        selection,
-        options.timeout,
-        &run_id(),
-        |r| print(r, verbose),
-    )
-    .await;
+    let run = runner::RunOptions {
+        selection: selection.clone(),
+        timeout: options.timeout,
+        run_id: run_id(),
+        restart: options.restart_cmd.clone().map(runner::Restart::Command),
+    };
+    let reports = runner::run_with(&cases, &target, &run, |r| print(r, verbose)).await;
     (reports, vec![target.label])
 }
 

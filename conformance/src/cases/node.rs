@@ -68,25 +68,19 @@ pub(super) fn cases() -> Vec<Case> {
             "while one client trickles a frame byte by byte, other clients are served", slow_client),
         case("UH-EXCHANGE-8/after-garbage", &["UH-EXCHANGE-8", "UH-SECURITY-3"], Must, Any,
             "after connections of random bytes and oversized claims, other clients are served", after_garbage),
-        idle("UH-EXCHANGE-6/idle-connection-closed", &["UH-EXCHANGE-6", "UH-SECURITY-2"], Must,
-            "a connection with no frame is closed within the declared idle timeout", idle_closed),
-        idle("UH-EXCHANGE-6/trickling-client-closed", &["UH-EXCHANGE-6"], Must,
-            "a client trickling bytes of a frame is closed at the idle timeout too", trickle_closed),
-        idle("UH-EXCHANGE-6/idle-timeout-at-least-5s", &["UH-EXCHANGE-6"], Should,
+        case("UH-FRAME-6/too-large-keeps-connection", &["UH-FRAME-6", "UH-EXCHANGE-7"], Must, Any,
+            "a 4096-byte payload is accepted; a payload over the node's limit (the profile's maxPayload, else 65535) is answered too_large, and the same connection still answers", too_large_keeps_connection),
+        case("UH-EXCHANGE-6/idle-connection-closed", &["UH-EXCHANGE-6", "UH-EXCHANGE-14", "UH-SECURITY-2"], Must, Any,
+            "a connection with no frame is closed within the idle timeout (the profile's idleTimeout, else the 60 s bound)", idle_closed),
+        case("UH-EXCHANGE-6/trickling-client-closed", &["UH-EXCHANGE-6", "UH-EXCHANGE-14"], Must, Any,
+            "a client trickling bytes of a frame is closed within the idle timeout too", trickle_closed),
+        case("UH-EXCHANGE-6/idle-timeout-at-least-5s", &["UH-EXCHANGE-6"], Should, Any,
             "the idle timeout is at least 5 s", idle_at_least_5s),
+        case("UH-EXCHANGE-15/busy-connection-kept", &["UH-EXCHANGE-15"], Must, Any,
+            "a connection that gets a request more often than the idle timeout stays open past it (the profile's idleTimeout, else the time an idle connection was closed after)", busy_kept),
+        case("UH-EXCHANGE-16/unread-replies-kept", &["UH-EXCHANGE-16", "UH-EXCHANGE-5"], Must, Any,
+            "replies the client reads only after the idle timeout has passed all arrive, in order", unread_replies),
     ]
-}
-
-fn idle(
-    id: &str,
-    reqs: &[&str],
-    level: crate::case::Level,
-    description: &str,
-    run: fn(&Ctx) -> CaseFuture<'_>,
-) -> Case {
-    let mut c = case(id, reqs, level, Any, description, run);
-    c.info.feature = Some("idleTimeout".into());
-    c
 }
 
 fn healthcheck(ctx: &Ctx) -> CaseFuture<'_> {
@@ -235,9 +229,46 @@ fn pipelined(ctx: &Ctx) -> CaseFuture<'_> {
         .encode();
         conn.send(&[health(), unknown(2), bad_status].concat())
             .await?;
-        is_healthy(&conn.reply().await?)?;
-        is_no_handler(&conn.reply().await?)?;
-        conn.reply().await?.must_be(2, "bad_status", None)
+        let mut replies = Vec::new();
+        while replies.len() < 3 {
+            match conn.read_within(ctx.timeout).await {
+                Read::Frame(bytes) => replies.push(bytes),
+                Read::Closed | Read::TimedOut => break,
+            }
+        }
+        if replies.len() < 3 {
+            return Err(violation(
+                "a reply to each of the 3 frames of one write",
+                format!(
+                    "{} of 3 frames answered within {:?}",
+                    replies.len(),
+                    ctx.timeout
+                ),
+            ));
+        }
+        // In order: told apart by status, and by code or message where the reply has them.
+        let wanted = [
+            (1, "healthy", "Service is healthy"),
+            (1, "no_handler", "No Handler for Event registered"),
+            (2, "bad_status", "Error in Message"),
+        ];
+        for (n, (bytes, (status, code, message))) in replies.iter().zip(wanted).enumerate() {
+            let reply = crate::wire::Reply::decode_noting(bytes, &ctx.transcript);
+            let in_order = reply
+                .as_ref()
+                .is_ok_and(|r| r.status == status && r.is(code, Some(message)));
+            if !in_order {
+                return Err(violation(
+                    "the replies in the order of the frames: healthy, no_handler, bad_status",
+                    format!(
+                        "reply {}: {}",
+                        n + 1,
+                        reply.map_or_else(|e| format!("{e:?}"), |r| r.summary())
+                    ),
+                ));
+            }
+        }
+        Ok(())
     })
 }
 
@@ -305,10 +336,20 @@ fn depth_64(ctx: &Ctx) -> CaseFuture<'_> {
 
 fn deep_payloads(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
+        let limit = ctx.profile.max_payload();
         for depth in [65, 129, 10_000] {
-            let reply = ctx.call_raw(&nested(depth)).await?;
-            let accepted = is_no_handler(&reply).is_ok();
-            if !accepted && reply.must_be(2, "too_deep", None).is_err() {
+            let bytes = nested(depth);
+            let reply = ctx.call_raw(&bytes).await?;
+            if bytes.len() - 5 > limit {
+                // [UH-FRAME-6]: over the node's limit the length decides, before any parsing.
+                reply.must_be(2, "too_large", None).map_err(|_| {
+                    violation(
+                        format!("depth {depth}, {} bytes over the declared maxPayload {limit}: too_large", bytes.len() - 5),
+                        reply.summary(),
+                    )
+                })?;
+            } else if is_no_handler(&reply).is_err() && reply.must_be(2, "too_deep", None).is_err()
+            {
                 return Err(violation(
                     format!("depth {depth}: accepted (status 1, no_handler) or refused (status 2, too_deep)"),
                     reply.summary(),
@@ -409,39 +450,64 @@ fn after_garbage(ctx: &Ctx) -> CaseFuture<'_> {
     })
 }
 
-fn declared_idle(ctx: &Ctx) -> Result<Duration, Problem> {
-    ctx.profile
-        .idle_timeout
-        .ok_or_else(|| Problem::Skip("the profile declares no idleTimeout".into()))
+/// The idle timeout bound of [UH-EXCHANGE-14].
+pub const MAX_IDLE: Duration = Duration::from_secs(60);
+
+/// How late after its idle timeout a node may close and still pass.
+const IDLE_SLACK: Duration = Duration::from_secs(2);
+
+/// The idle timeout to hold the node to: the profile's, else the specification's bound.
+fn idle_bound(ctx: &Ctx) -> Result<Duration, Problem> {
+    match ctx.profile.idle_timeout {
+        Some(idle) if idle > MAX_IDLE => Err(violation(
+            format!("an idle timeout of at most {MAX_IDLE:?} ([UH-EXCHANGE-14])"),
+            format!("the profile declares {idle:?}"),
+        )),
+        Some(idle) => Ok(idle),
+        None => Ok(MAX_IDLE),
+    }
+}
+
+/// When an idle connection is closed: `None` when it is not within `idle` + slack.
+async fn time_to_close(ctx: &Ctx, idle: Duration) -> Result<Option<Duration>, Problem> {
+    let mut conn = ctx.conn().await?;
+    let started = tokio::time::Instant::now();
+    if conn.closed_within(idle + IDLE_SLACK).await {
+        let after = started.elapsed();
+        ctx.transcript.note(&format!("closed after {after:?}"));
+        Ok(Some(after))
+    } else {
+        Ok(None)
+    }
 }
 
 fn idle_closed(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
-        let idle = declared_idle(ctx)?;
-        let mut conn = ctx.conn().await?;
-        let started = tokio::time::Instant::now();
-        if !conn.closed_within(idle + Duration::from_secs(2)).await {
-            return Err(violation(
-                format!("closed within {idle:?} (+2 s)"),
+        let idle = idle_bound(ctx)?;
+        match time_to_close(ctx, idle).await? {
+            Some(_) => Ok(()),
+            None => Err(violation(
+                format!("closed within {idle:?} (+{IDLE_SLACK:?})"),
                 "still open",
-            ));
+            )),
         }
-        ctx.transcript
-            .note(&format!("closed after {:?}", started.elapsed()));
-        Ok(())
     })
 }
 
 fn trickle_closed(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
-        let idle = declared_idle(ctx)?;
+        let idle = idle_bound(ctx)?;
         let bytes = unknown(1);
         let mut conn = ctx.conn().await?;
-        let deadline = tokio::time::Instant::now() + idle + Duration::from_secs(2);
-        let step = (idle / 8).max(Duration::from_millis(50));
-        for byte in &bytes[..bytes.len() - 1] {
-            if conn.send(std::slice::from_ref(byte)).await.is_err() {
-                return Ok(());
+        let deadline = tokio::time::Instant::now() + idle + IDLE_SLACK;
+        let step = (idle / 8).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let mut sent = 0;
+        while tokio::time::Instant::now() <= deadline {
+            if sent + 1 < bytes.len() {
+                if conn.send(&bytes[sent..=sent]).await.is_err() {
+                    return Ok(());
+                }
+                sent += 1;
             }
             match conn.read_within(step).await {
                 Read::Closed => return Ok(()),
@@ -450,28 +516,23 @@ fn trickle_closed(ctx: &Ctx) -> CaseFuture<'_> {
                 }
                 Read::TimedOut => {}
             }
-            if tokio::time::Instant::now() > deadline {
-                return Err(violation(
-                    format!("closed within {idle:?} (+2 s) although bytes keep coming"),
-                    "still open",
-                ));
-            }
         }
         Err(violation(
-            "closed before the frame could finish",
-            "still open after every byte but one",
+            format!("closed within {idle:?} (+{IDLE_SLACK:?}) although bytes keep coming"),
+            format!("still open after {sent} bytes trickled"),
         ))
     })
 }
 
 fn idle_at_least_5s(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
-        let idle = declared_idle(ctx)?;
-        if idle < Duration::from_secs(5) {
-            return Err(violation(
-                "an idle timeout of at least 5 s",
-                format!("{idle:?} declared"),
-            ));
+        if let Some(idle) = ctx.profile.idle_timeout {
+            if idle < Duration::from_secs(5) {
+                return Err(violation(
+                    "an idle timeout of at least 5 s",
+                    format!("{idle:?} declared"),
+                ));
+            }
         }
         let mut conn = ctx.conn().await?;
         if conn
@@ -481,5 +542,118 @@ fn idle_at_least_5s(ctx: &Ctx) -> CaseFuture<'_> {
             return Err(violation("open for at least 5 s", "closed earlier"));
         }
         Ok(())
+    })
+}
+
+fn busy_kept(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let idle = match ctx.profile.idle_timeout {
+            Some(_) => idle_bound(ctx)?,
+            // Without a declared timeout: how long the node keeps an idle connection.
+            None => time_to_close(ctx, MAX_IDLE).await?.unwrap_or(MAX_IDLE),
+        };
+        let hold = idle + idle / 2 + IDLE_SLACK;
+        let step = (idle / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        let mut conn = ctx.conn().await?;
+        let started = tokio::time::Instant::now();
+        let mut answered = 0;
+        while started.elapsed() < hold {
+            conn.send(&health()).await.map_err(|_| {
+                violation(
+                    format!("open for {hold:?} while requests arrive every {step:?}"),
+                    format!(
+                        "closed after {:?} and {answered} replies",
+                        started.elapsed()
+                    ),
+                )
+            })?;
+            match conn.read_within(ctx.timeout).await {
+                Read::Frame(_) => answered += 1,
+                _ => {
+                    return Err(violation(
+                        format!("open for {hold:?} while requests arrive every {step:?}"),
+                        format!(
+                            "closed or silent after {:?} and {answered} replies",
+                            started.elapsed()
+                        ),
+                    ))
+                }
+            }
+            tokio::time::sleep(step).await;
+        }
+        ctx.transcript.note(&format!(
+            "{answered} requests over {hold:?}, every one answered"
+        ));
+        Ok(())
+    })
+}
+
+fn unread_replies(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        const REQUESTS: usize = 50;
+        let wait = ctx
+            .profile
+            .idle_timeout
+            .map_or(Duration::from_secs(5), |idle| idle.min(MAX_IDLE))
+            + Duration::from_secs(1);
+        let mut conn = ctx.conn().await?;
+        let burst: Vec<u8> = (0..REQUESTS as u64).flat_map(unknown).collect();
+        conn.send(&burst).await?;
+        ctx.transcript.note(&format!(
+            "{REQUESTS} requests sent; not reading for {wait:?}"
+        ));
+        tokio::time::sleep(wait).await;
+        for n in 0..REQUESTS {
+            match conn.read_within(ctx.timeout).await {
+                Read::Frame(_) => {}
+                Read::Closed | Read::TimedOut => {
+                    return Err(violation(
+                        format!("all {REQUESTS} replies, read after {wait:?}"),
+                        format!("{n} replies, then the connection closed or went silent"),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+fn too_large_keeps_connection(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let limit = ctx.profile.max_payload();
+        if limit < 4096 {
+            return Err(violation(
+                "a payload limit of at least 4096 bytes",
+                format!("{limit} declared"),
+            ));
+        }
+        let mut conn = ctx.conn().await?;
+        is_no_handler(&conn.call(&padded(4096)).await?)?;
+        let over = if limit < uhome_protocol::MAX_PAYLOAD_LEN {
+            let reply = conn.call(&padded(limit + 1)).await?;
+            reply.must_be(2, "too_large", None)?;
+            format!("a {}-byte payload", limit + 1)
+        } else {
+            // Nothing is over the limit; a node that limits without saying so answers
+            // too_large here, and must keep the connection all the same.
+            let reply = conn.call(&padded(uhome_protocol::MAX_PAYLOAD_LEN)).await?;
+            if is_no_handler(&reply).is_err() && reply.must_be(2, "too_large", None).is_err() {
+                return Err(violation(
+                    "a 65535-byte payload accepted (no_handler) or refused too_large",
+                    reply.summary(),
+                ));
+            }
+            "a 65535-byte payload".to_string()
+        };
+        match conn.call(&health()).await {
+            Ok(reply) => is_healthy(&reply),
+            Err(Problem::Violation { actual, .. }) => Err(violation(
+                format!(
+                    "the connection still answers after {over} ([UH-FRAME-6]: it stays usable)"
+                ),
+                actual,
+            )),
+            Err(other) => Err(other),
+        }
     })
 }
