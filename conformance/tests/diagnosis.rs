@@ -193,6 +193,7 @@ async fn reports(
         addr,
         profile: Profile::default(),
         broker: None,
+        service: None,
     };
     let options = RunOptions {
         selection: Selection {
