@@ -294,4 +294,52 @@ mod tests {
         assert_eq!(signal_number("9"), Ok(9));
         assert!(signal_number("BOGUS").is_err());
     }
+
+    fn mesh() -> MeshAddrs {
+        MeshAddrs {
+            registry: "127.0.0.1:5101".into(),
+            broker: "127.0.0.1:5100".into(),
+        }
+    }
+
+    async fn output_contains(instance: &dyn Running, text: &str) -> bool {
+        for _ in 0..100 {
+            if instance.output().contains(text) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn a_command_started_with_its_addresses_and_stopped_by_signal_or_command() {
+        let by_signal = CommandLauncher {
+            start: "echo registry={registry} broker={broker}; trap 'echo terminated; exit 0' \
+                    TERM; while :; do sleep 0.05; done"
+                .into(),
+            stop: None,
+            signal: libc::SIGTERM,
+        };
+        let mut instance = by_signal.start(&mesh()).await.unwrap();
+        assert!(output_contains(&*instance, "registry=127.0.0.1:5101 broker=127.0.0.1:5100").await);
+        assert_eq!(instance.exited(), None);
+        assert_eq!(instance.stop().await, Ok(()));
+        assert!(instance.exited().is_some());
+        assert!(output_contains(&*instance, "terminated").await);
+
+        let by_command = CommandLauncher {
+            start: "trap 'exit 3' USR1; while :; do sleep 0.05; done".into(),
+            stop: Some("kill -USR1 {pid}".into()),
+            signal: libc::SIGTERM,
+        };
+        let mut instance = by_command.start(&mesh()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(instance.stop().await, Ok(()));
+        assert!(
+            instance.exited().is_some_and(|how| how.contains('3')),
+            "{:?}",
+            instance.exited()
+        );
+    }
 }

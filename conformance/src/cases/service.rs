@@ -27,8 +27,9 @@ pub const CAP_PAUSE_MAX: Duration = Duration::from_secs(36);
 pub const CAP_PAUSE_MIN: Duration = Duration::from_millis(800);
 /// Added to every time the suite measures: scheduling, connecting, reading a reply.
 pub const SLACK: Duration = Duration::from_millis(150);
-/// Measurement noise allowed when comparing pauses (the service's reading of the refusal and
-/// its connecting again fall inside the measured pause).
+/// Measurement noise allowed when a pause must not be shorter than a bound (noise only
+/// lengthens a measured pause: the service's reading of the refusal, its connecting again and
+/// its scheduling fall inside it). A pause must not be longer than a bound by [`SLACK`].
 pub const PAUSE_SLACK: Duration = Duration::from_millis(40);
 /// The longest refresh interval the specification allows ([UH-SERVICE-7]).
 pub const REFRESH_MAX: Duration = Duration::from_secs(30);
@@ -908,21 +909,22 @@ async fn down_at_start(ctx: &Ctx) -> CaseResult {
 pub fn judge_pauses(pauses: &[Duration]) -> Result<(), String> {
     let secs: Vec<f64> = pauses.iter().map(Duration::as_secs_f64).collect();
     let slack = PAUSE_SLACK.as_secs_f64();
+    let late = SLACK.as_secs_f64();
     let cap_min = CAP_PAUSE_MIN.as_secs_f64();
     let show = |k: usize| format!("pause {} ({} ms)", k + 1, (secs[k] * 1000.0).round());
     if let Some(first) = secs.first() {
-        if *first > FIRST_PAUSE_MAX.as_secs_f64() + slack {
+        if *first > FIRST_PAUSE_MAX.as_secs_f64() + late {
             return Err(format!("{} is above 1 s (+20 % jitter)", show(0)));
         }
     }
     for (k, p) in secs.iter().enumerate() {
-        if *p > CAP_PAUSE_MAX.as_secs_f64() + slack {
+        if *p > CAP_PAUSE_MAX.as_secs_f64() + late {
             return Err(format!("{} is above the 30 s cap (+20 % jitter)", show(k)));
         }
     }
     for k in 1..secs.len() {
         let (prev, p) = (secs[k - 1], secs[k]);
-        if p > prev * 3.0 + slack {
+        if p > prev * 3.0 + late {
             return Err(format!(
                 "{} is more than twice {} (with 20 % jitter)",
                 show(k),
