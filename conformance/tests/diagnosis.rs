@@ -284,6 +284,7 @@ async fn reports_with(
         addr,
         profile,
         broker: None,
+        service: None,
     };
     let options = RunOptions {
         selection: Selection {

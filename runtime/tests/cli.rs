@@ -213,7 +213,7 @@ fn exit_statuses_and_usage_errors() {
 #[test]
 fn every_subcommand_has_help() {
     for sub in [
-        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "repl", "bench",
+        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "sub", "repl", "bench",
     ] {
         let out = run(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
@@ -272,4 +272,313 @@ fn the_repl_runs_nodes_in_the_background() {
         text.contains("stopped: mesh"),
         "exit stops the rest: {text}"
     );
+}
+
+/// v0.0.1's reply bytes for capture `id` of `spec/vectors/legacy-exchanges.json`.
+fn legacy_reply(id: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec/vectors/legacy-exchanges.json");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let exchange = file["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == format!("legacy-exchanges/{id}"))
+        .unwrap();
+    hex::decode(exchange["legacyReplies"][0]["hex"].as_str().unwrap()).unwrap()
+}
+
+/// A node that answers every request with `reply`, one request per connection.
+fn fake_node(reply: Vec<u8>) -> String {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut header = [0u8; 5];
+            if stream.read_exact(&mut header).is_err() {
+                continue;
+            }
+            let mut payload = vec![0u8; u16::from_be_bytes([header[0], header[1]]) as usize];
+            if stream.read_exact(&mut payload).is_ok() {
+                let _ = stream.write_all(&reply);
+            }
+        }
+    });
+    addr
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn no_handler_and_codeless_refusals_never_look_like_success() {
+    let legacy = fake_node(legacy_reply("6-unknown-type"));
+    let out = run(&["nodes", "--registry", &legacy]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no `null` printed");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.discover: is it a µHome registry?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["publish", "home.x", "--broker", &legacy]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no empty report printed");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.publish: is it a µHome broker?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "send",
+        &legacy,
+        "µHome.core.unsubscribe",
+        r#"{"unsubscribe": "x"}"#,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(11),
+        "a core type answered no_handler"
+    );
+    assert_eq!(json(&out)["status"], 1, "the reply is still printed");
+    assert!(stderr(&out).contains("has no handler for µHome.core.unsubscribe"));
+    let out = run(&["send", &legacy, "home.anything"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an application type is not judged"
+    );
+
+    let out = run(&[
+        "service",
+        "--port",
+        "0",
+        "--registry",
+        &legacy,
+        "--broker",
+        &legacy,
+        "--log",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.register: is it a µHome registry?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // A v0.0.1 refusal has a reason but no code: the message shows no empty code.
+    let refusing = fake_node(legacy_reply("4a-subscribe-not-registered"));
+    let out = run(&["publish", "home.x", "--broker", &refusing]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("the broker refused µHome.core.publish: Failed to subscribe for microservice to event (Node is not registered) [no code: a v0.0.1 node?]"),
+        "{text}"
+    );
+    assert!(!text.contains(":  —"), "{text}");
+
+    // Our own nodes in the wrong role, and the REPL.
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &b,
+        "--registry-listen",
+        &r,
+    ]);
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let out = run(&["nodes", "--registry", &b]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("{b} has no handler for µHome.core.discover")));
+    let out = run(&["publish", "x", "--broker", &r]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("{r} has no handler for µHome.core.publish")));
+    let mut repl = Command::new(UHOME)
+        .args(["repl", "--broker", &legacy, "--registry", &legacy])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    repl.stdin
+        .take()
+        .unwrap()
+        .write_all(b"nodes\npublish a.b\nexit\n")
+        .unwrap();
+    let out = repl.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "error: {legacy} has no handler for µHome.core.discover: is it a µHome registry?"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "error: {legacy} has no handler for µHome.core.publish: is it a µHome broker?"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("null"), "{text}");
+}
+
+/// Waits until the registry lists a node whose id starts with `prefix`.
+fn wait_listed(registry: &str, prefix: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let out = run(&["nodes", "--registry", registry]);
+        if out.status.success()
+            && json(&out)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["nodeId"].as_str().unwrap().starts_with(prefix))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{prefix} never registered");
+}
+
+fn wait_exit(child: &mut Running, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn uhome_sub_prints_events_and_unregisters_on_exit_and_ctrl_c() {
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &b,
+        "--registry-listen",
+        &r,
+    ]);
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let empty = || json(&run(&["nodes", "--registry", &r])) == serde_json::json!([]);
+
+    let mut sub = spawn(&[
+        "sub",
+        "home.>",
+        "office.*",
+        "--json",
+        "--count",
+        "2",
+        "--id",
+        "watcher",
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    let printed = lines(&mut sub);
+    wait_listed(&r, "watcher");
+    for (event_type, data) in [
+        ("home.lamp.on", r#"{"level": 80}"#),
+        ("garden.gate", "1"),
+        ("office.door", "\"open\""),
+    ] {
+        let out = run(&["publish", event_type, data, "--broker", &b]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert!(wait_exit(&mut sub, Duration::from_secs(10)).success());
+    let got: Vec<serde_json::Value> = printed
+        .iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0]["type"], "home.lamp.on");
+    assert_eq!(got[0]["data"], serde_json::json!({"level": 80}));
+    assert_eq!(got[0]["source"], "uhome/cli");
+    assert_eq!(got[1]["type"], "office.door");
+    assert!(empty(), "unregistered after --count");
+
+    let mut sub = spawn(&["sub", "home.>", "--registry", &r, "--broker", &b]);
+    let printed = lines(&mut sub);
+    wait_listed(&r, "uhome/sub-");
+    assert!(run(&["publish", "home.x", "[1,2]", "--broker", &b])
+        .status
+        .success());
+    let line = printed.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(line.ends_with(" home.x from uhome/cli: [1,2]"), "{line}");
+    let pid = sub.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(wait_exit(&mut sub, Duration::from_secs(10)).success());
+    assert!(empty(), "unregistered on Ctrl-C");
+
+    let out = run(&[
+        "sub",
+        "quiet.>",
+        "--count",
+        "1",
+        "--timeout",
+        "500ms",
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("timed out after 500ms: 0 of 1 events"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(empty(), "unregistered on timeout");
+
+    let mut repl = Command::new(UHOME)
+        .args(["repl", "--broker", &b, "--registry", &r])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = repl.stdin.take().unwrap();
+    stdin
+        .write_all(b"sub 'den.>' --id den-watch --count 1\n")
+        .unwrap();
+    wait_listed(&r, "den-watch");
+    stdin
+        .write_all(b"publish den.light '\"on\"'\njobs\nexit\n")
+        .unwrap();
+    drop(stdin);
+    let out = repl.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" den.light from uhome/cli: \"on\""), "{text}");
+    assert!(text.contains("[1] sub 'den.>'"), "{text}");
+    assert!(empty(), "the REPL's sub unregistered");
 }

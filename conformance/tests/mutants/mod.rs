@@ -114,7 +114,8 @@ pub struct Mutant {
     pub fault: Fault,
     /// Area of the score table.
     pub area: &'static str,
-    /// The node it is injected into.
+    /// The node it is injected into: `Any` for faults of every node (run against the node
+    /// cases), `Registry` or `Broker` for those of a role.
     pub role: Role,
     /// The one requirement it violates: a case naming it must FAIL.
     pub requirement: &'static str,
@@ -142,7 +143,7 @@ const fn m(
 }
 
 use Fault::*;
-use Role::{Broker as B, Registry as R, Service as S};
+use Role::{Any as S, Broker as B, Registry as R};
 
 /// Every fault.
 pub const CATALOGUE: &[Mutant] = &[

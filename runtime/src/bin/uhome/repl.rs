@@ -14,6 +14,7 @@ const HELP: &str = "\
 Every uhome command works here, without the leading `uhome` (quote DATA as in a shell):
   send ADDR TYPE [DATA]    publish TYPE [DATA]    nodes    bench
   mesh | broker | registry | service …   start a node in the background
+  sub PATTERN…             print matching events in the background (stop N ends it)
   <command> --help         that command's options
 and the shell's own:
   jobs                     list the nodes started here
@@ -43,6 +44,16 @@ fn with_defaults(mut words: Vec<String>, args: &ReplArgs) -> Vec<String> {
         Some("publish") if !has("--broker") => vec!["--broker".to_string(), args.broker.clone()],
         Some("nodes") if !has("--registry") => {
             vec!["--registry".to_string(), args.registry.clone()]
+        }
+        Some("sub") => {
+            let mut add = Vec::new();
+            if !has("--broker") {
+                add.extend(["--broker".to_string(), args.broker.clone()]);
+            }
+            if !has("--registry") {
+                add.extend(["--registry".to_string(), args.registry.clone()]);
+            }
+            add
         }
         _ => Vec::new(),
     };
@@ -111,7 +122,8 @@ async fn execute(line: &str, args: &ReplArgs, jobs: &mut Vec<Job>) -> Next {
         command @ (Command::Mesh(_)
         | Command::Broker(_)
         | Command::Registry(_)
-        | Command::Service(_)) => {
+        | Command::Service(_)
+        | Command::Sub(_)) => {
             let stop = CancellationToken::new();
             let token = stop.clone();
             let task = tokio::spawn(async move {
