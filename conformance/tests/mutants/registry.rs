@@ -1,6 +1,7 @@
 //! A registry written for the mutants: the rules of section 10 in a few lines each, so that
 //! one of them at a time can be broken.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub struct Registry {
     nodes: Mutex<Vec<(String, String, u32)>>,
     broker: String,
     client: Client,
+    /// Whether a retry loop is running (it pushes the list current at each attempt).
+    retrying: AtomicBool,
 }
 
 fn deadlines() -> Deadlines {
@@ -46,6 +49,7 @@ impl Registry {
             nodes: Mutex::new(Vec::new()),
             broker,
             client: Client::with_deadlines("µHome/core/serviceRegistry", deadlines()),
+            retrying: AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&registry);
         tokio::spawn(async move {
@@ -77,8 +81,16 @@ impl Registry {
     }
 
     async fn push_once(&self) -> bool {
-        let nodes: Vec<_> = self
-            .list()
+        let list = self.list();
+        if list
+            .iter()
+            .map(|(id, addr)| id.len() + addr.len() + 30)
+            .sum::<usize>()
+            > 65535
+        {
+            return false; // cannot be one frame (only under NoFullCheck)
+        }
+        let nodes: Vec<_> = list
             .iter()
             .map(|(id, addr)| json!({"nodeId": id, "address": addr}))
             .collect();
@@ -88,16 +100,20 @@ impl Registry {
 
     /// Pushes the list; retries in the background until the broker takes it.
     async fn push(self: Arc<Self>) {
-        if self.push_once().await || self.fault == NoPushRetry {
+        if self.push_once().await
+            || self.fault == NoPushRetry
+            || self.retrying.swap(true, Ordering::SeqCst)
+        {
             return;
         }
         tokio::spawn(async move {
             for _ in 0..100 {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 if self.push_once().await {
-                    return;
+                    break;
                 }
             }
+            self.retrying.store(false, Ordering::SeqCst);
         });
     }
 
@@ -156,10 +172,11 @@ impl Registry {
                 let mut list = self.list();
                 list.push((id.clone(), addr.clone()));
                 let entries = entries(&list);
-                let fits = Reply::data(&Discovered::new(&entries))
-                    .try_encode("µHome/core/serviceRegistry")
-                    .is_ok();
-                if !fits && self.fault != NoFullCheck {
+                let fits = self.fault == NoFullCheck
+                    || Reply::data(&Discovered::new(&entries))
+                        .try_encode("µHome/core/serviceRegistry")
+                        .is_ok();
+                if !fits {
                     return fail(Code::RegistryFull, "Registry is full");
                 }
                 self.nodes
