@@ -76,8 +76,6 @@ pub struct Defect {
 #[derive(Debug, Default)]
 struct State {
     ids: HashMap<String, String>,
-    /// Ids of the requests sent on audited connections ([UH-REPLY-9]: no reply reuses one).
-    requests: std::collections::HashSet<String>,
     source: Option<(String, String)>,
     defects: Vec<Defect>,
     replies: usize,
@@ -119,25 +117,25 @@ impl Audit {
         self.state.lock().map(|s| s.replies).unwrap_or(0)
     }
 
-    /// Notes the ids of the request frames in `bytes` (one write, perhaps several frames).
-    pub fn sent(&self, mut bytes: &[u8]) {
-        let mut ids = Vec::new();
-        while let Some((frame, used)) = Frame::decode(bytes).complete() {
-            if let Ok(uhome_protocol::Message::Event(event)) = frame.message() {
-                ids.push(event.id.to_string());
-            }
-            bytes = bytes.get(used..).unwrap_or_default();
-        }
-        if let Ok(mut state) = self.state.lock() {
-            state
-                .requests
-                .extend(ids.into_iter().filter(|id| !id.is_empty()));
-        }
-    }
-
     /// Checks one reply frame received by `case`, noting each defect in `transcript`.
-    pub fn inspect(&self, case: &str, bytes: &[u8], transcript: &Transcript) {
-        let found = self.check(bytes);
+    ///
+    /// `request_id` is the `id` of the request this frame answers, when known.
+    pub fn inspect(
+        &self,
+        case: &str,
+        bytes: &[u8],
+        request_id: Option<&str>,
+        transcript: &Transcript,
+    ) {
+        let mut found = self.check(bytes);
+        if let (Some(request_id), Some(reply_id)) = (request_id, reply_id(bytes)) {
+            if request_id == reply_id && !request_id.is_empty() {
+                found.push((
+                    Rule::FreshId,
+                    format!("id {reply_id:?} is the id of the request it answers"),
+                ));
+            }
+        }
         let Ok(mut state) = self.state.lock() else {
             return;
         };
@@ -256,9 +254,7 @@ impl Audit {
             return;
         };
         let seen = state.replies + 1;
-        if state.requests.contains(id) {
-            found.push((Rule::FreshId, format!("id {id:?} is the id of a request")));
-        } else if let Some(first) = state.ids.get(id) {
+        if let Some(first) = state.ids.get(id) {
             found.push((
                 Rule::FreshId,
                 format!("id {id:?} already sent in a reply of {first}"),
@@ -296,6 +292,13 @@ impl Audit {
             )),
         }
     }
+}
+
+/// The `id` of a frame's event, read leniently.
+pub fn reply_id(bytes: &[u8]) -> Option<String> {
+    let (frame, _) = Frame::decode(bytes).complete()?;
+    let value: Value = serde_json::from_slice(frame.payload).ok()?;
+    value.get("id")?.as_str().map(str::to_string)
 }
 
 /// What the message of a reply with `code` must be, when `message` is not it.

@@ -45,6 +45,7 @@ enum Kind {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mutation {
     SameId,
+    RequestId,
     EpochTimestamp,
     SourceFlips,
     NoReason,
@@ -53,7 +54,7 @@ enum Mutation {
 
 const LIMIT: usize = 4096;
 
-fn mutate(bytes: Vec<u8>, mutation: Mutation) -> Vec<u8> {
+fn mutate(bytes: Vec<u8>, mutation: Mutation, request: &Frame<'_>) -> Vec<u8> {
     let Decoded::Complete(frame, _) = Frame::decode(&bytes) else {
         return bytes;
     };
@@ -61,6 +62,12 @@ fn mutate(bytes: Vec<u8>, mutation: Mutation) -> Vec<u8> {
     let status = frame.header.status;
     match mutation {
         Mutation::SameId => event["id"] = json!("always-the-same"),
+        Mutation::RequestId => {
+            let request: Value = serde_json::from_slice(request.payload).unwrap_or_default();
+            if let Some(id) = request.get("id").and_then(Value::as_str) {
+                event["id"] = json!(id);
+            }
+        }
         Mutation::EpochTimestamp => event["timestamp"] = json!("1970-01-01T00:00:00.000Z"),
         Mutation::SourceFlips => {
             if NEXT.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
@@ -228,7 +235,9 @@ impl TestNode {
                             .encode("test/node")
                             .to_vec()
                         }
-                        Kind::Mutated(mutation) => mutate(conforming_answer(&frame), mutation),
+                        Kind::Mutated(mutation) => {
+                            mutate(conforming_answer(&frame), mutation, &frame)
+                        }
                         _ => conforming_answer(&frame),
                     };
                     replies.push(reply);
@@ -552,6 +561,7 @@ async fn each_reply_fault_fails_its_audit_and_no_other_case() {
     only.extend(["UH-CORE-2/healthcheck", "UH-EXCHANGE-7/", member_vector]);
     for (mutation, failing) in [
         (Mutation::SameId, vec!["UH-REPLY-9/every-reply-id-fresh"]),
+        (Mutation::RequestId, vec!["UH-REPLY-9/every-reply-id-fresh"]),
         (
             Mutation::EpochTimestamp,
             vec!["UH-REPLY-10/every-reply-timestamp"],
