@@ -804,3 +804,59 @@ fn the_systemd_unit_runs_the_mesh_with_its_state_directory_and_restarts_it() {
         "the state is kept there"
     );
 }
+
+#[test]
+fn the_broker_logs_the_node_list_only_when_it_changes_and_says_how() {
+    let (broker, registry, service) = (free_port(), free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let mesh = Command::new(UHOME)
+        .args([
+            "mesh",
+            "--memory",
+            "--health-interval",
+            "100ms",
+            "--broker-listen",
+            &b,
+            "--registry-listen",
+            &r,
+        ])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let _lamp = spawn(&[
+        "service",
+        "--id",
+        "lamp",
+        "--port",
+        &service.to_string(),
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    wait_listed(&r, "lamp");
+    // Twenty health rounds, each pushing the same list to the broker.
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = mesh.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = mesh.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let list_lines: Vec<&str> = log.lines().filter(|l| l.contains("node list")).collect();
+    assert_eq!(list_lines.len(), 1, "{log}");
+    assert!(
+        list_lines[0].contains(&format!("node list: +lamp (127.0.0.1:{service})")),
+        "{log}"
+    );
+}
