@@ -118,8 +118,24 @@ impl Audit {
     }
 
     /// Checks one reply frame received by `case`, noting each defect in `transcript`.
-    pub fn inspect(&self, case: &str, bytes: &[u8], transcript: &Transcript) {
-        let found = self.check(bytes);
+    ///
+    /// `request_id` is the `id` of the request this frame answers, when known.
+    pub fn inspect(
+        &self,
+        case: &str,
+        bytes: &[u8],
+        request_id: Option<&str>,
+        transcript: &Transcript,
+    ) {
+        let mut found = self.check(bytes);
+        if let (Some(request_id), Some(reply_id)) = (request_id, reply_id(bytes)) {
+            if request_id == reply_id && !request_id.is_empty() {
+                found.push((
+                    Rule::FreshId,
+                    format!("id {reply_id:?} is the id of the request it answers"),
+                ));
+            }
+        }
         let Ok(mut state) = self.state.lock() else {
             return;
         };
@@ -276,6 +292,13 @@ impl Audit {
             )),
         }
     }
+}
+
+/// The `id` of a frame's event, read leniently.
+pub fn reply_id(bytes: &[u8]) -> Option<String> {
+    let (frame, _) = Frame::decode(bytes).complete()?;
+    let value: Value = serde_json::from_slice(frame.payload).ok()?;
+    value.get("id")?.as_str().map(str::to_string)
 }
 
 /// What the message of a reply with `code` must be, when `message` is not it.

@@ -21,7 +21,7 @@ enum Outcome {
     Accepted(serde_json::Value),
     /// Exit 0 with output serde_json cannot read (the message says why).
     Unreadable(String),
-    Refused(String),
+    Refused(String, Option<usize>),
     Crashed(String),
 }
 
@@ -73,9 +73,17 @@ async fn decode(command: &str, input: &[u8], limit: Duration) -> (Outcome, Strin
             )),
         },
         Some(1) => {
-            let code = stdout.strip_suffix('\n').unwrap_or(&stdout);
+            let line = stdout.strip_suffix('\n').unwrap_or(&stdout);
+            // `incomplete` may be followed by the bytes still needed: `incomplete 7`.
+            let (code, needed) = match line.split_once(' ') {
+                Some(("incomplete", n)) => match n.parse::<usize>() {
+                    Ok(n) => ("incomplete", Some(n)),
+                    Err(_) => (line, None),
+                },
+                _ => (line, None),
+            };
             if crate::wire::is_code(code) {
-                Outcome::Refused(code.to_string())
+                Outcome::Refused(code.to_string(), needed)
             } else {
                 Outcome::Crashed(format!(
                     "exit 1 but stdout is not an error code: {:?}",
@@ -103,7 +111,8 @@ fn judge(v: &Vector, outcome: &Outcome) -> Result<Option<String>, (String, Strin
     };
     let actual = match outcome {
         Outcome::Accepted(frame) => format!("accepted as {frame}"),
-        Outcome::Refused(code) => format!("refused with {code}"),
+        Outcome::Refused(code, None) => format!("refused with {code}"),
+        Outcome::Refused(code, Some(n)) => format!("refused with {code}, {n} bytes needed"),
         Outcome::Crashed(why) | Outcome::Unreadable(why) => format!("crashed: {why}"),
     };
     let frame_ok = |frame: &serde_json::Value| v.frame.as_ref().is_none_or(|f| json_eq(f, frame));
@@ -121,9 +130,14 @@ fn judge(v: &Vector, outcome: &Outcome) -> Result<Option<String>, (String, Strin
         (Expect::Valid, Outcome::Accepted(frame)) => {
             v.frame.as_ref().is_some_and(|f| json_eq(f, frame))
         }
-        (Expect::Invalid, Outcome::Refused(code)) => v.error.as_deref() == Some(code.as_str()),
+        (Expect::Invalid, Outcome::Refused(code, needed)) => {
+            // [UH-FRAME-7]: a count, when the decoder gives one, is the vector's `needed`.
+            v.error.as_deref() == Some(code.as_str()) && (needed.is_none() || *needed == v.needed)
+        }
         (Expect::Acceptable, Outcome::Accepted(frame)) => frame_ok(frame),
-        (Expect::Acceptable, Outcome::Refused(code)) => v.error.as_deref() == Some(code.as_str()),
+        (Expect::Acceptable, Outcome::Refused(code, None)) => {
+            v.error.as_deref() == Some(code.as_str())
+        }
         _ => false,
     };
     match (ok, v.result) {
@@ -225,4 +239,25 @@ pub async fn run(
     }
     done.sort_by_key(|(order, _)| *order);
     done.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_of_needed_bytes_is_checked_when_given() {
+        let files = crate::vectors::embedded().unwrap();
+        let v = files
+            .iter()
+            .flat_map(|f| f.vectors.iter())
+            .find(|v| v.needed.is_some_and(|n| n > 1))
+            .unwrap();
+        let needed = v.needed.unwrap();
+        let refused = |n| Outcome::Refused("incomplete".into(), n);
+        assert!(judge(v, &refused(None)).is_ok());
+        assert!(judge(v, &refused(Some(needed))).is_ok());
+        assert!(judge(v, &refused(Some(needed - 1))).is_err());
+        assert!(judge(v, &refused(Some(needed + 1))).is_err());
+    }
 }

@@ -194,7 +194,6 @@ pub async fn run_with(
     let audit = Arc::new(Audit::new(target.profile.node_id.clone()));
     let selected: Vec<&Case> = cases
         .iter()
-        .filter(|c| options.selection.selects(&c.info.id))
         .filter(|c| !c.is_audit())
         .chain(cases.iter().filter(|c| c.is_audit()))
         .filter(|c| options.selection.selects(&c.info.id))
@@ -246,6 +245,13 @@ pub async fn run_with(
             Err(_) => Err(Problem::Harness(format!(
                 "the case did not finish within {CASE_LIMIT:?}"
             ))),
+        };
+        // Only a case of an optional feature may be skipped: no MUST escapes by a SKIP.
+        let result = match result {
+            Err(Problem::Skip(why)) if case.info.feature.is_none() => Err(Problem::Harness(
+                format!("skipped, but the case needs no optional feature: {why}"),
+            )),
+            other => other,
         };
         let mut info = case.info.clone();
         let mut verdict = case.info.verdict(&result);

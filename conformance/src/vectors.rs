@@ -48,6 +48,9 @@ pub struct ExpectedReply {
     pub message: Option<String>,
     /// The reason, where the spec fixes it.
     pub reason: Option<String>,
+    /// The member the reason names, between double quotes ([UH-REPLY-11]).
+    #[serde(default)]
+    pub member: Option<String>,
 }
 
 /// One vector.

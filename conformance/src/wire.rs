@@ -1,6 +1,7 @@
 //! Talking to the node under test: connections that record every byte, request builders,
 //! decoded replies.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -28,6 +29,9 @@ pub struct Conn {
     transcript: Transcript,
     timeout: Duration,
     audit: Option<(Arc<Audit>, String)>,
+    /// Bytes sent and not yet a whole frame, and the ids of the requests not yet answered.
+    unsent_frame: Vec<u8>,
+    pending: VecDeque<Option<String>>,
 }
 
 /// How long a dropped connection drains before it closes.
@@ -64,6 +68,8 @@ impl Conn {
             transcript: transcript.clone(),
             timeout: deadline,
             audit: None,
+            unsent_frame: Vec::new(),
+            pending: VecDeque::new(),
         })
     }
 
@@ -82,6 +88,14 @@ impl Conn {
     /// Writes `bytes` in one write.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), Problem> {
         self.transcript.sent(&self.peer, bytes);
+        if self.audit.is_some() {
+            self.unsent_frame.extend_from_slice(bytes);
+            while let Decoded::Complete(_, used) = Frame::decode(&self.unsent_frame) {
+                let id = crate::audit::reply_id(&self.unsent_frame[..used]);
+                self.pending.push_back(id);
+                self.unsent_frame.drain(..used);
+            }
+        }
         let deadline = self.timeout;
         let write = async {
             let stream = self.stream()?;
@@ -105,7 +119,8 @@ impl Conn {
                 let frame: Vec<u8> = self.buf.drain(..used).collect();
                 self.transcript.received(&self.peer, &frame);
                 if let Some((audit, case)) = &self.audit {
-                    audit.inspect(case, &frame, &self.transcript);
+                    let request_id = self.pending.pop_front().flatten();
+                    audit.inspect(case, &frame, request_id.as_deref(), &self.transcript);
                 }
                 return Read::Frame(frame);
             }

@@ -80,3 +80,22 @@ fn every_must_observable_on_the_wire_is_covered() {
         assert!(why.len() > 20, "{id} needs a reason");
     }
 }
+
+#[test]
+fn only_cases_of_an_optional_feature_can_be_skipped() {
+    for case in catalogue() {
+        let Some(feature) = &case.info.feature else {
+            continue;
+        };
+        assert!(
+            case.info.level != Level::Must,
+            "{} is a MUST case that a profile can skip by not claiming {feature}",
+            case.info.id
+        );
+        assert!(
+            uhome_conformance::profile::FEATURES.contains(&feature.as_str()),
+            "{} needs {feature}, which is not a feature a profile can claim",
+            case.info.id
+        );
+    }
+}

@@ -30,6 +30,66 @@ enum Kind {
     /// Answers like a conforming service, and dies (stops listening, drops every
     /// connection) on a frame of version 3.
     DiesOnVersion3,
+    /// A conforming service that accepts payloads of at most 4096 bytes; when `closes`, it
+    /// closes the connection after each too_large reply.
+    Limited { closes: bool },
+    /// A conforming service that closes every connection 3 s after it opened.
+    FixedLifetime,
+    /// A conforming service that never closes an idle connection.
+    NeverCloses,
+    /// A conforming service whose replies are altered after encoding.
+    Mutated(Mutation),
+}
+
+/// One broken rule of the reply envelope.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mutation {
+    SameId,
+    RequestId,
+    EpochTimestamp,
+    SourceFlips,
+    NoReason,
+    ReasonWithoutMember,
+}
+
+const LIMIT: usize = 4096;
+
+fn mutate(bytes: Vec<u8>, mutation: Mutation, request: &Frame<'_>) -> Vec<u8> {
+    let Decoded::Complete(frame, _) = Frame::decode(&bytes) else {
+        return bytes;
+    };
+    let mut event: Value = serde_json::from_slice(frame.payload).unwrap();
+    let status = frame.header.status;
+    match mutation {
+        Mutation::SameId => event["id"] = json!("always-the-same"),
+        Mutation::RequestId => {
+            let request: Value = serde_json::from_slice(request.payload).unwrap_or_default();
+            if let Some(id) = request.get("id").and_then(Value::as_str) {
+                event["id"] = json!(id);
+            }
+        }
+        Mutation::EpochTimestamp => event["timestamp"] = json!("1970-01-01T00:00:00.000Z"),
+        Mutation::SourceFlips => {
+            if NEXT.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+                event["source"] = json!("test/other");
+            }
+        }
+        Mutation::NoReason => {
+            if let Some(error) = event.get_mut("error").and_then(Value::as_object_mut) {
+                error.remove("reason");
+            }
+        }
+        Mutation::ReasonWithoutMember => {
+            if let Some(error) = event.get_mut("error").and_then(Value::as_object_mut) {
+                error.insert("reason".into(), json!("something is wrong"));
+            }
+        }
+    }
+    let payload = event.to_string().into_bytes();
+    let mut out = vec![0u8; payload.len() + 5];
+    let n = uhome_protocol::encode_frame(&mut out, 2, status, &payload).unwrap();
+    out.truncate(n);
+    out
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -141,31 +201,62 @@ impl TestNode {
     async fn serve(self: Arc<Self>, mut stream: TcpStream) {
         let mut buf = Vec::new();
         let mut chunk = vec![0u8; 65536];
-        let mut deadline = tokio::time::Instant::now() + IDLE;
+        let mut deadline = tokio::time::Instant::now()
+            + match self.kind {
+                Kind::FixedLifetime => Duration::from_secs(3),
+                Kind::NeverCloses => Duration::from_secs(3600),
+                _ => IDLE,
+            };
         loop {
             let n = match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
                 Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
                 Ok(Ok(n)) => n,
             };
             let mut replies = Vec::new();
+            let mut close = false;
             if self.kind == Kind::Legacy {
                 replies.push(legacy_answer(&chunk[..n]));
             } else {
                 buf.extend_from_slice(&chunk[..n]);
                 while let Decoded::Complete(frame, used) = Frame::decode(&buf) {
-                    if frame.header.version == 3 {
-                        self.die();
-                        return;
-                    }
-                    replies.push(conforming_answer(&frame));
+                    let too_large = usize::from(frame.header.length) > LIMIT;
+                    let reply = match self.kind {
+                        Kind::DiesOnVersion3 if frame.header.version == 3 => {
+                            self.die();
+                            return;
+                        }
+                        Kind::Limited { closes } if too_large => {
+                            close = closes;
+                            uhome_runtime::Reply::code(
+                                uhome_protocol::Code::TooLarge,
+                                None,
+                                Some("over 4096 bytes"),
+                            )
+                            .encode("test/node")
+                            .to_vec()
+                        }
+                        Kind::Mutated(mutation) => {
+                            mutate(conforming_answer(&frame), mutation, &frame)
+                        }
+                        _ => conforming_answer(&frame),
+                    };
+                    replies.push(reply);
                     buf.drain(..used);
+                    if close {
+                        break;
+                    }
                 }
             }
             for r in replies {
                 if stream.write_all(&r).await.is_err() {
                     return;
                 }
-                deadline = tokio::time::Instant::now() + IDLE;
+                if self.kind != Kind::FixedLifetime {
+                    deadline = tokio::time::Instant::now() + IDLE;
+                }
+            }
+            if close {
+                return;
             }
         }
     }
@@ -188,10 +279,19 @@ async fn reports(
     only: &[&str],
     restart: Option<Restart>,
 ) -> BTreeMap<String, CaseReport> {
+    reports_with(addr, only, restart, Profile::default()).await
+}
+
+async fn reports_with(
+    addr: String,
+    only: &[&str],
+    restart: Option<Restart>,
+    profile: Profile,
+) -> BTreeMap<String, CaseReport> {
     let target = Target {
         label: format!("test@{addr}"),
         addr,
-        profile: Profile::default(),
+        profile,
         broker: None,
         service: None,
     };
@@ -373,4 +473,116 @@ async fn after_a_restart_the_run_goes_on() {
         Verdict::Pass
     );
     assert_eq!(dying.starts.load(Ordering::SeqCst), 2, "restarted once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_a_4096_byte_limit_conforms_when_it_says_so() {
+    let limited = node(Kind::Limited { closes: false }).await;
+    let profile = Profile {
+        max_payload: Some(LIMIT),
+        idle_timeout: Some(IDLE),
+        ..Profile::default()
+    };
+    let reports = reports_with(limited.addr(), &[], None, profile).await;
+    assert!(reports.len() > 500, "{} cases", reports.len());
+    for (id, r) in &reports {
+        let expected = if id == "UH-FRAME-6/largest-payload" {
+            Verdict::NonStrict
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(r.verdict, expected, "{id}: {r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_after_too_large_fails() {
+    let closing = node(Kind::Limited { closes: true }).await;
+    let profile = Profile {
+        max_payload: Some(LIMIT),
+        ..Profile::default()
+    };
+    let only = [
+        "UH-FRAME-6/too-large-keeps-connection",
+        "UH-CORE-2/healthcheck",
+    ];
+    let reports = reports_with(closing.addr(), &only, None, profile).await;
+    assert_eq!(verdict(&reports, "UH-CORE-2/healthcheck"), Verdict::Pass);
+    let r = &reports["UH-FRAME-6/too-large-keeps-connection"];
+    assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+    assert!(
+        r.expected.as_deref().unwrap().contains("stays usable"),
+        "{r:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_closes_connections_at_a_fixed_age_fails_the_busy_case() {
+    let node = node(Kind::FixedLifetime).await;
+    let only = [
+        "UH-EXCHANGE-6/idle-connection-closed",
+        "UH-EXCHANGE-15/busy-connection-kept",
+    ];
+    let reports = reports(node.addr(), &only, None).await;
+    // It does close idle connections in time; it also closes busy ones.
+    assert_eq!(
+        verdict(&reports, "UH-EXCHANGE-6/idle-connection-closed"),
+        Verdict::Pass
+    );
+    let busy = &reports["UH-EXCHANGE-15/busy-connection-kept"];
+    assert_eq!(busy.verdict, Verdict::Fail, "{busy:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_never_closes_idle_connections_fails_without_a_profile() {
+    let node = node(Kind::NeverCloses).await;
+    let reports = reports(node.addr(), &["UH-EXCHANGE-6/idle-connection-closed"], None).await;
+    let idle = &reports["UH-EXCHANGE-6/idle-connection-closed"];
+    assert_eq!(idle.verdict, Verdict::Fail, "{idle:?}");
+    assert!(
+        idle.expected.as_deref().unwrap().contains("60s"),
+        "{idle:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_reply_fault_fails_its_audit_and_no_other_case() {
+    let audits = [
+        "UH-REPLY-1/every-reply-envelope",
+        "UH-REPLY-9/every-reply-id-fresh",
+        "UH-REPLY-10/every-reply-timestamp",
+        "UH-REPLY-1/every-reply-source",
+        "UH-REPLY-2/every-reply-code-and-message",
+        "UH-REPLY-6/every-message-verbatim",
+        "UH-REPLY-11/every-required-reason",
+    ];
+    let member_vector = "vector/envelope/type-missing";
+    let mut only = audits.to_vec();
+    only.extend(["UH-CORE-2/healthcheck", "UH-EXCHANGE-7/", member_vector]);
+    for (mutation, failing) in [
+        (Mutation::SameId, vec!["UH-REPLY-9/every-reply-id-fresh"]),
+        (Mutation::RequestId, vec!["UH-REPLY-9/every-reply-id-fresh"]),
+        (
+            Mutation::EpochTimestamp,
+            vec!["UH-REPLY-10/every-reply-timestamp"],
+        ),
+        (Mutation::SourceFlips, vec!["UH-REPLY-1/every-reply-source"]),
+        (
+            Mutation::NoReason,
+            vec!["UH-REPLY-11/every-required-reason", member_vector],
+        ),
+        (Mutation::ReasonWithoutMember, vec![member_vector]),
+    ] {
+        let node = node(Kind::Mutated(mutation)).await;
+        let reports = reports(node.addr(), &only, None).await;
+        assert_eq!(reports.len(), only.len(), "{mutation:?}");
+        for (id, r) in &reports {
+            let expected = if failing.contains(&id.as_str()) {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            };
+            assert_eq!(r.verdict, expected, "{mutation:?}, {id}: {r:?}");
+        }
+    }
 }

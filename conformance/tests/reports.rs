@@ -183,7 +183,16 @@ fn the_reference_decoder_program_passes_every_vector_through_the_contract() {
     let out = run(&["vectors", "--exec", decoder]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("CONFORMS: 681 passed"), "{stdout}");
+    let vectors: usize = uhome_conformance::vectors::embedded()
+        .unwrap()
+        .iter()
+        .map(|f| f.vectors.len())
+        .sum();
+    assert!(vectors > 680);
+    assert!(
+        stdout.contains(&format!("CONFORMS: {vectors} passed")),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -287,11 +287,14 @@ def ok(code, role="any", message=None):
             "message": RESPONSE_MESSAGES[code] if message is None else message}
 
 
-def err(code, role="any", message=None, reason=None, status=2):
+def err(code, role="any", message=None, reason=None, status=2, member=None):
     r = {"role": role, "status": status, "type": MICRO + "Home.error", "code": code,
          "message": ERROR_MESSAGES[code] if message is None else message}
     if reason is not None:
         r["reason"] = reason
+    if member is not None:
+        # [UH-REPLY-11]: the reason names this member, between double quotes.
+        r["member"] = member
     return r
 
 
@@ -327,6 +330,11 @@ class VectorFile:
         assert "\n" not in description
         assert result in ("valid", "invalid", "acceptable")
         missing = needed_for(data)
+        reqs = list(reqs)
+        if error == "incomplete" and "UH-FRAME-7" not in reqs:
+            reqs.append("UH-FRAME-7")
+        if reply is not None and "member" in reply and "UH-REPLY-11" not in reqs:
+            reqs.append("UH-REPLY-11")
         v = {"id": "%s/%s" % (self.name, slug), "description": description,
              "hex": data.hex(), "result": result}
         if result == "valid":
@@ -674,6 +682,8 @@ def gen_json():
                        "InData": "the JSON case is the value of `data` in a valid v2 event",
                        "V1": "the JSON case is the whole payload of a version 1 frame",
                        "BOM": "byte order mark [UH-JSON-3]",
+                       "Precedence": "two faults: the one first in byte order decides "
+                                     "([UH-JSON-10])",
                    })
     T = "test.json"
 
@@ -1066,6 +1076,15 @@ def gen_json():
           "receiver must not exhaust its stack", frame_bytes(e), "acceptable",
           error="too_deep", reqs=D + ["UH-SECURITY-2", "UH-SECURITY-3"],
           flags=["Depth", "DepthAbove64", "InData"])
+    # [UH-JSON-10]: a grammar fault before the bracket of depth 65 is invalid_json for every
+    # receiver, however deep the payload nests after it.
+    head = enc(env(T, data=Raw("[1]", [1])))
+    at = head.index(b'"data":') + len(b'"data":')
+    bad = head[:at] + b"[" * 20 + b"1,," + b"[" * 200 + b"]" * 200 + b"]" * 20 + head[at + 3:]
+    f.add("grammar-fault-before-depth-65", "an empty element (1,,) at depth 21, then 200 more "
+          "levels: invalid_json, since the fault comes before any bracket a receiver may "
+          "refuse", frame_bytes(bad), "invalid", error="invalid_json", reply=err("invalid_json"),
+          reqs=D + ["UH-JSON-10", "UH-JSON-6"], flags=["Depth", "Precedence", "InData"])
     for total in (64, 65, 128, 129, 10000):
         p = nested_arrays(total)
         b = frame_bytes(enc(p), 1)
@@ -1324,14 +1343,16 @@ def gen_envelope():
             e = env(**kw) if member != "type" else env(v)
             f.add("%s-%s" % (member, slug), "%s is %s: invalid_event (reason names %s)"
                   % (member, desc, member), frame_bytes(e), "invalid", error="invalid_event",
-                  reply=err("invalid_event"), reqs=M, flags=["Member"])
+                  reply=err("invalid_event", member=member), reqs=M, flags=["Member"])
     f.add("all-four-wrong", "id missing, timestamp empty, source a number, type null: "
           "invalid_event (reason names id, the first)",
           frame_bytes(env(None, id=MISSING, timestamp="", source=5)), "invalid",
-          error="invalid_event", reply=err("invalid_event"), reqs=M, flags=["Member"])
+          error="invalid_event", reply=err("invalid_event", member="id"), reqs=M,
+          flags=["Member"])
     f.add("source-and-type-wrong", "source null and type missing: invalid_event (reason "
           "names source)", frame_bytes(env(MISSING, source=None)), "invalid",
-          error="invalid_event", reply=err("invalid_event"), reqs=M, flags=["Member"])
+          error="invalid_event", reply=err("invalid_event", member="source"), reqs=M,
+          flags=["Member"])
     f.add("type-case", "Type (capital T) instead of type: an unknown member, so type is "
           "missing", frame_bytes(env(MISSING, extra=[("Type", T_UNKNOWN)])), "invalid",
           error="invalid_event", reply=err("invalid_event"), reqs=M + ["UH-EVENT-7"],
@@ -1431,7 +1452,7 @@ def gen_envelope():
         same = " (same value twice)" if first == second else ""
         f.add("duplicate-" + member, "%s occurs twice%s: duplicate_member" % (member, same),
               frame_bytes(e), "invalid", error="duplicate_member",
-              reply=err("duplicate_member"), reqs=D, flags=["Duplicate"])
+              reply=err("duplicate_member", member=member), reqs=D, flags=["Duplicate"])
     for slug, key, name, desc in (
             ("duplicate-type-escaped", r"typ\u0065", "type", '"type" and "typ\\u0065"'),
             ("duplicate-id-escaped", r"\u0069\u0064", "id", '"id" and "\\u0069\\u0064"'),
@@ -1440,24 +1461,25 @@ def gen_envelope():
         e = Obj([("id", ID), ("timestamp", TS), ("source", SRC), ("type", T_UNKNOWN),
                  (Key(key, name), "x")])
         f.add(slug, "%s name the same member: duplicate_member" % desc, frame_bytes(e),
-              "invalid", error="duplicate_member", reply=err("duplicate_member"), reqs=D,
-              flags=["Duplicate", "EscapedName"])
+              "invalid", error="duplicate_member", reply=err("duplicate_member", member=name),
+              reqs=D, flags=["Duplicate", "EscapedName"])
     e = Obj([("id", ID), ("timestamp", TS), ("source", SRC), ("data", None),
              (Key(r"d\u0061ta", "data"), None), ("type", T_UNKNOWN)])
     f.add("duplicate-data-null-escaped", "data null twice, once escaped: duplicate_member",
-          frame_bytes(e), "invalid", error="duplicate_member", reply=err("duplicate_member"),
-          reqs=D + ["UH-EVENT-3"], flags=["Duplicate", "EscapedName"])
+          frame_bytes(e), "invalid", error="duplicate_member",
+          reply=err("duplicate_member", member="data"), reqs=D + ["UH-EVENT-3"],
+          flags=["Duplicate", "EscapedName"])
     P = ["UH-EVENT-5", "UH-EVENT-2"]
     e = Obj([("id", ID), ("timestamp", TS), ("source", SRC), ("type", 5),
              ("type", T_UNKNOWN)])
     f.add("duplicate-type-first-invalid", "type 5 then type \"test.unknown\": "
           "duplicate_member, decided before invalid_event", frame_bytes(e), "invalid",
-          error="duplicate_member", reply=err("duplicate_member"), reqs=P,
+          error="duplicate_member", reply=err("duplicate_member", member="type"), reqs=P,
           flags=["Duplicate", "Precedence"])
     e = Obj([("id", ID), ("id", ID)])
     f.add("duplicate-id-others-missing", "id twice and timestamp, source, type missing: "
           "duplicate_member before invalid_event", frame_bytes(e), "invalid",
-          error="duplicate_member", reply=err("duplicate_member"), reqs=P,
+          error="duplicate_member", reply=err("duplicate_member", member="id"), reqs=P,
           flags=["Duplicate", "Precedence"])
     te = enc(Obj([("id", ID), ("id", ID), ("timestamp", TS), ("source", SRC),
                   ("type", T_UNKNOWN)]))

@@ -448,7 +448,7 @@ def _members(root: JObject) -> dict:
     for name, value in root:
         if name in ENVELOPE_MEMBERS:
             if name in seen:
-                raise DecodeError("duplicate_member", f"member '{name}' occurs more than once")
+                raise DecodeError("duplicate_member", f'member "{name}" occurs more than once')
             seen[name] = value
     return seen
 
@@ -477,12 +477,12 @@ def decode_payload(version: int, payload: bytes) -> Message:
         strings = []
         for name in REQUIRED_MEMBERS:
             if name not in members:
-                raise DecodeError("invalid_event", f"member '{name}' is missing")
+                raise DecodeError("invalid_event", f'member "{name}" is missing')
             value = members[name]
             if type(value) is not str:
-                raise DecodeError("invalid_event", f"member '{name}' is not a string")
+                raise DecodeError("invalid_event", f'member "{name}" is not a string')
             if value == "":
-                raise DecodeError("invalid_event", f"member '{name}' is empty")
+                raise DecodeError("invalid_event", f'member "{name}" is empty')
             strings.append(value)
         event = Event(*strings, members.get("data", MISSING), members.get("error", MISSING))
         return Message(root, event)

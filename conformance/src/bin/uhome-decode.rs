@@ -13,7 +13,13 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let (text, code) = match uhome_conformance::canonical::decode(&input) {
         Ok(frame) => (frame.to_string(), ExitCode::SUCCESS),
-        Err(refusal) => (refusal.code, ExitCode::from(1)),
+        Err(refusal) => match uhome_protocol::Frame::decode(&input) {
+            // [UH-FRAME-7]: the bytes still needed, after the code.
+            uhome_protocol::Decoded::Partial { needed } if refusal.code == "incomplete" => {
+                (format!("incomplete {needed}"), ExitCode::from(1))
+            }
+            _ => (refusal.code, ExitCode::from(1)),
+        },
     };
     if writeln!(stdout, "{text}").is_err() {
         return ExitCode::from(2);

@@ -39,8 +39,8 @@ pub(super) fn cases() -> Vec<Case> {
         case("UH-REGISTRY-8/discover", &["UH-REGISTRY-8"], Must, Registry,
             "discover lists the nodes in registration order", discover),
     ];
-    all.push(case("UH-REGISTRY-9/full", &["UH-REGISTRY-9"], Must, Registry,
-        "registrations that would make the list exceed one frame are refused registry_full, status 0, reason \"Registry is full\"", full));
+    all.push(case("UH-REGISTRY-9/full", &["UH-REGISTRY-9", "UH-REPLY-12"], Must, Registry,
+        "registrations that would make the list exceed one frame are refused registry_full, status 0, reason \"Registry is full\"; discover, the largest reply, still fits in one frame", full));
     all.push(case("UH-REGISTRY-5/eviction", &["UH-REGISTRY-5", "UH-REGISTRY-4"], Must, Registry,
         "a node that stops answering is evicted after the failed checks the profile declares (else within the bounds of the interval and threshold), and the broker's list follows", eviction));
     let mut round = case(

@@ -1,7 +1,7 @@
 //! One case per vector that fixes a node's reply: the vector's bytes sent as a request on a
 //! fresh connection, the reply compared, and the node checked for health after an error.
 
-use crate::case::{CaseResult, Level, Role};
+use crate::case::{violation, CaseResult, Level, Role};
 use crate::ctx::Ctx;
 use crate::spec::requirements;
 use crate::vectors::{embedded, ExpectedReply};
@@ -70,6 +70,15 @@ pub(super) async fn run(v: &VectorCase, ctx: &Ctx) -> CaseResult {
     reply.must_be(expected.status, &expected.code, expected.message.as_deref())?;
     if let Some(reason) = &expected.reason {
         reply.must_give_reason(reason)?;
+    }
+    if let Some(member) = &expected.member {
+        let quoted = format!("\"{member}\"");
+        if !reply.reason().is_some_and(|r| r.contains(&quoted)) {
+            return Err(violation(
+                format!("a reason naming the member {quoted} ([UH-REPLY-11])"),
+                reply.summary(),
+            ));
+        }
     }
     if expected.status != 1 {
         ctx.still_serving("an invalid request").await?;
