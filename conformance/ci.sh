@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Conformance runs for .ci/run: the reference runtime (the embedded default), then the
-# Python peer's decoder through every vector and its node through the node cases (it is a
-# plain node: it does not register or subscribe, so the service role's cases do not apply).
+# Python peer's decoder through every vector, its node through the node cases, and its node in
+# service mode (--registry) through the service role, started by the suite.
 # Reports go to target/conformance/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,3 +32,8 @@ if [ -z "$addr" ]; then
     echo "the Python node did not start:"; cat "$log"; exit 2
 fi
 "$suite" node --target "$addr" --profile "$peer/profile.json" --json "$out/python-node.json" --junit "$out/python-node.xml"
+
+echo "== the Python peer's node as a service, started by the suite"
+"$suite" service --profile "$peer/service-profile.json" \
+    --start-cmd "exec python3 $peer/node.py --listen 127.0.0.1:0 --id python/service --idle-timeout 5 --registry {registry} --broker {broker} --subscribe 'python.>' --refresh-interval 1" \
+    --json "$out/python-service.json" --junit "$out/python-service.xml"

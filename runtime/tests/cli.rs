@@ -582,3 +582,281 @@ fn uhome_sub_prints_events_and_unregisters_on_exit_and_ctrl_c() {
     assert!(text.contains("[1] sub 'den.>'"), "{text}");
     assert!(empty(), "the REPL's sub unregistered");
 }
+
+/// The long flags `uhome COMMAND --help` lists.
+fn flags_of(command: &str) -> Vec<String> {
+    let help = String::from_utf8(run(&[command, "--help"]).stdout).unwrap();
+    let mut flags: Vec<String> = help
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let start = l.find("--")?;
+            (start <= 4).then(|| {
+                l[start + 2..]
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+        })
+        .filter(|f| !["help", "version", "config"].contains(&f.as_str()))
+        .collect();
+    flags.dedup();
+    flags
+}
+
+/// Runs `uhome ARGS` expected to exit by itself; kills it after 10 s.
+fn run_bounded(args: &[&str]) -> Output {
+    let mut child = Command::new(UHOME)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("uhome {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn config_files_have_a_key_for_every_flag_and_flags_override_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["mesh", "broker", "registry", "service"] {
+        let out = run(&["config", "example", command]);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{command}: {e}"));
+        let flags = flags_of(command);
+        assert!(flags.len() >= 5, "{command}: {flags:?}");
+        for flag in flags {
+            let key = flag.replace('-', "_");
+            assert!(
+                text.lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = "))),
+                "{command}: no key for --{flag}"
+            );
+        }
+        assert!(text.lines().filter(|l| l.starts_with('#')).count() > table.len());
+    }
+
+    // The example runs as it is, with the addresses changed.
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let example = String::from_utf8(run(&["config", "example", "mesh"]).stdout)
+        .unwrap()
+        .replace("127.0.0.1:5100", &b)
+        .replace("127.0.0.1:5101", "127.0.0.1:1")
+        .replace("# memory = false", "memory = true");
+    let file = write(dir.path(), "mesh.toml", &example);
+    // --registry-listen overrides the file's unusable port 1.
+    let _mesh = spawn(&["mesh", "--config", &file, "--registry-listen", &r]);
+    wait_healthy(&b);
+    wait_healthy(&r);
+
+    // A service from a file; --id on the command line wins over the file's id.
+    let service = free_port();
+    let file = write(
+        dir.path(),
+        "service.toml",
+        &format!(
+            "id = \"from-file\"\nport = {service}\nregistry = \"{r}\"\nbroker = \"{b}\"\nlog = [\"home.>\", \"garden.*\"]\nrefresh_interval = \"2s\"\n"
+        ),
+    );
+    let mut lamp = spawn(&["service", "--config", &file, "--id", "from-flag"]);
+    let printed = lines(&mut lamp);
+    wait_listed(&r, "from-flag");
+    assert_eq!(
+        json(&run(&["nodes", "--registry", &r])),
+        serde_json::json!([{"nodeId": "from-flag", "address": format!("127.0.0.1:{service}")}])
+    );
+    assert!(run(&["publish", "garden.gate", "1", "--broker", &b])
+        .status
+        .success());
+    let line = printed.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(line.contains("from-flag received garden.gate"), "{line}");
+
+    // Conflicting flags: --listen on the command line sets aside the file's port.
+    let other = free_port();
+    let mut moved = spawn(&[
+        "service",
+        "--config",
+        &file,
+        "--id",
+        "moved",
+        "--listen",
+        &format!("127.0.0.1:{other}"),
+    ]);
+    wait_listed(&r, "moved");
+    let _ = moved.0.kill();
+
+    // Unknown keys, wrong types and bad values name the key or the file. Each file would
+    // otherwise start a mesh on free ports in memory.
+    let spare = format!("127.0.0.1:{}", free_port());
+    let registry_line = format!("registry_listen = \"127.0.0.1:{}\"\n", free_port());
+    let safe = format!("memory = true\n{registry_line}");
+    for (text, expected) in [
+        (
+            "colour = \"blue\"\n",
+            "unknown key `colour` for `uhome mesh`",
+        ),
+        (
+            "evict_after = true\n",
+            "`evict_after` takes a string or a number",
+        ),
+        (
+            "broker_listen = [\"a\", \"b\"]\n",
+            "`broker_listen` takes one value",
+        ),
+        (
+            "health_interval = \"soon\"\n",
+            "invalid value 'soon' for '--health-interval",
+        ),
+        ("broker_listen = \n", "mesh-bad.toml"),
+    ] {
+        let file = write(dir.path(), "mesh-bad.toml", &format!("{safe}{text}"));
+        let out = run_bounded(&["mesh", "--config", &file, "--broker-listen", &spare]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(stderr(&out).contains(expected), "{text}: {}", stderr(&out));
+    }
+    let file = write(
+        dir.path(),
+        "mesh-bad.toml",
+        &format!("memory = \"yes\"\nbroker_listen = \"{spare}\"\n{registry_line}"),
+    );
+    let out = run_bounded(&["mesh", "--config", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`memory` is true or false"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_bounded(&["mesh", "--config", "/nonexistent/uhome.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot read /nonexistent/uhome.toml"));
+    let _ = lamp.0.kill();
+}
+
+#[test]
+fn the_systemd_unit_runs_the_mesh_with_its_state_directory_and_restarts_it() {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/uhome-mesh.service"),
+    )
+    .unwrap();
+    let setting = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}="))
+            .to_string()
+    };
+    assert_eq!(setting("StateDirectory"), "uhome");
+    assert_eq!(setting("Restart"), "on-failure");
+    let exec = setting("ExecStart");
+    let words: Vec<&str> = exec.split_whitespace().collect();
+    assert_eq!(words[0], "/usr/local/bin/uhome");
+    assert!(exec.contains("--data-dir ${STATE_DIRECTORY}"), "{exec}");
+
+    // The unit's command line, with a configuration file and a state directory here.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let config = write(
+        dir.path(),
+        "mesh.toml",
+        &String::from_utf8(run(&["config", "example", "mesh"]).stdout)
+            .unwrap()
+            .replace("127.0.0.1:5100", &b)
+            .replace("127.0.0.1:5101", &r),
+    );
+    let args: Vec<String> = words[1..]
+        .iter()
+        .map(|w| match *w {
+            "/etc/uhome/mesh.toml" => config.clone(),
+            "${STATE_DIRECTORY}" => state.to_string_lossy().into_owned(),
+            w => w.to_string(),
+        })
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _mesh = spawn(&args);
+    wait_healthy(&b);
+    wait_healthy(&r);
+    assert!(
+        state.join("registry.log").exists(),
+        "the state is kept there"
+    );
+}
+
+#[test]
+fn the_broker_logs_the_node_list_only_when_it_changes_and_says_how() {
+    let (broker, registry, service) = (free_port(), free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let mesh = Command::new(UHOME)
+        .args([
+            "mesh",
+            "--memory",
+            "--health-interval",
+            "100ms",
+            "--broker-listen",
+            &b,
+            "--registry-listen",
+            &r,
+        ])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let _lamp = spawn(&[
+        "service",
+        "--id",
+        "lamp",
+        "--port",
+        &service.to_string(),
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    wait_listed(&r, "lamp");
+    // Twenty health rounds, each pushing the same list to the broker.
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = mesh.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = mesh.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let list_lines: Vec<&str> = log.lines().filter(|l| l.contains("node list")).collect();
+    assert_eq!(list_lines.len(), 1, "{log}");
+    assert!(
+        list_lines[0].contains(&format!("node list: +lamp (127.0.0.1:{service})")),
+        "{log}"
+    );
+}

@@ -429,7 +429,7 @@ async fn service(
     }
     if !role_cases.is_empty() {
         let target = Target {
-            label: format!("service `{}`", args.start_cmd),
+            label: "service (--start-cmd)".to_string(),
             addr: String::new(),
             profile,
             broker: None,

@@ -37,6 +37,8 @@ pub const REFRESH_MAX: Duration = Duration::from_secs(30);
 pub const DOWN_FOR: Duration = Duration::from_secs(2);
 /// The registry's delay of its registration reply in the subscribe-order case.
 pub const REPLY_DELAY: Duration = Duration::from_millis(800);
+/// How long a service that declares no subscriptions is watched for one anyway.
+pub const NONE_WAIT: Duration = Duration::from_secs(2);
 /// Observation budget of the backoff case: pauses and total time.
 const BACKOFF_PAUSES: usize = 12;
 const BACKOFF_BUDGET: Duration = Duration::from_secs(60);
@@ -334,7 +336,15 @@ impl<'c> Run<'c> {
     async fn patterns(&mut self, after: Instant) -> Result<Option<Vec<String>>, Problem> {
         if let Some(declared) = &self.ctx.profile.subscriptions {
             if declared.is_empty() {
-                return Ok(None);
+                let any = self
+                    .accepted_after(Side::Broker, core::SUBSCRIBE, after, NONE_WAIT)
+                    .await;
+                if any.is_none() {
+                    return Ok(None);
+                }
+                self.mesh
+                    .note("the profile declares no subscriptions, but the service subscribed");
+                return Ok(Some(accepted_patterns(&self.mesh.timeline(), after)));
             }
             let accepted = self
                 .mesh
@@ -379,6 +389,24 @@ impl<'c> Run<'c> {
         let patterns = self.patterns(registered.at).await?;
         Ok((registered, patterns))
     }
+}
+
+/// The profile declares that the service subscribes to nothing.
+fn declares_none(ctx: &Ctx) -> bool {
+    ctx.profile
+        .subscriptions
+        .as_ref()
+        .is_some_and(Vec::is_empty)
+}
+
+/// A rule about subscribing, for a service that declares no subscriptions and sent none: it
+/// cannot break it. PASS, with a note saying so.
+fn nothing_to_judge(mesh: &Mesh) -> CaseResult {
+    mesh.note(
+        "the profile declares no subscriptions and the service sent none: this rule about \
+         subscribing has nothing to judge",
+    );
+    Ok(())
 }
 
 /// Patterns of the subscribes the broker accepted after `after`.
@@ -558,10 +586,11 @@ async fn no_subscribe_before_reply(ctx: &Ctx) -> CaseResult {
                 ),
             ));
         }
-        if run
-            .request_after(Side::Broker, core::SUBSCRIBE, registered.at, STEP_WAIT)
-            .await
-            .is_none()
+        if !declares_none(ctx)
+            && run
+                .request_after(Side::Broker, core::SUBSCRIBE, registered.at, STEP_WAIT)
+                .await
+                .is_none()
         {
             run.mesh
                 .note("no subscribe after the registration reply either");
@@ -635,15 +664,13 @@ async fn retries_not_registered(ctx: &Ctx, legacy: bool) -> CaseResult {
         let start = Instant::now();
         run.launch().await?;
         let registered = run.registered(start, START_WAIT).await?;
-        if ctx
-            .profile
-            .subscriptions
-            .as_ref()
-            .is_some_and(Vec::is_empty)
+        if declares_none(ctx)
+            && run
+                .request_after(Side::Broker, core::SUBSCRIBE, registered.at, NONE_WAIT)
+                .await
+                .is_none()
         {
-            return Err(Problem::Skip(
-                "the profile declares no subscriptions".into(),
-            ));
+            return nothing_to_judge(&run.mesh);
         }
         let refusal = if legacy {
             "reason Node is not registered, no code"
@@ -717,9 +744,7 @@ async fn answers_deliveries(ctx: &Ctx) -> CaseResult {
     let result = async {
         let (registered, patterns) = run.settled().await?;
         let Some(patterns) = patterns else {
-            return Err(Problem::Skip(
-                "the profile declares no subscriptions".into(),
-            ));
+            return nothing_to_judge(&run.mesh);
         };
         let address = register_request_before(&run.mesh.timeline(), registered.at)
             .and_then(|r| str_member(&r, "address").map(str::to_string))
@@ -729,9 +754,11 @@ async fn answers_deliveries(ctx: &Ctx) -> CaseResult {
             .filter(|p| !p.starts_with(RESERVED_PREFIX))
             .collect();
         if deliverable.is_empty() {
-            return Err(Problem::Skip(
-                "the service subscribes only to reserved types, which are never published".into(),
-            ));
+            run.mesh.note(
+                "the service subscribes only to reserved types, which are never published: \
+                 nothing to deliver",
+            );
+            return Ok(());
         }
         for pattern in deliverable {
             let event_type = instance_of(pattern);
@@ -855,12 +882,7 @@ async fn down_at_start(ctx: &Ctx) -> CaseResult {
             ),
             other => other,
         })?;
-        if ctx
-            .profile
-            .subscriptions
-            .as_ref()
-            .is_some_and(Vec::is_empty)
-        {
+        if declares_none(ctx) {
             return Ok(());
         }
         tokio::time::sleep(DOWN_FOR).await;
@@ -1137,9 +1159,7 @@ async fn re_subscribes_after_broker_restart(ctx: &Ctx) -> CaseResult {
     let result = async {
         let (_, patterns) = run.settled().await?;
         let Some(patterns) = patterns else {
-            return Err(Problem::Skip(
-                "the profile declares no subscriptions".into(),
-            ));
+            return nothing_to_judge(&run.mesh);
         };
         let restarted = Instant::now();
         run.mesh.restart_broker().await.map_err(Problem::Harness)?;
@@ -1217,16 +1237,6 @@ async fn already_exists_counts_as_registered(ctx: &Ctx) -> CaseResult {
         let start = Instant::now();
         run.launch().await?;
         let first = run.registered(start, START_WAIT).await?;
-        if ctx
-            .profile
-            .subscriptions
-            .as_ref()
-            .is_some_and(Vec::is_empty)
-        {
-            return Err(Problem::Skip(
-                "the profile declares no subscriptions: going on cannot be seen".into(),
-            ));
-        }
         // From the registration request on: a subscribe sent before the reply is
         // UH-SERVICE-2's to judge, not this case's.
         let sent =
@@ -1245,10 +1255,13 @@ async fn already_exists_counts_as_registered(ctx: &Ctx) -> CaseResult {
             .await;
         match next {
             Some(e) if e.is_request(Side::Broker, core::SUBSCRIBE) => Ok(()),
+            // Without subscriptions, registering again is its refresh as much as a retry.
+            Some(_) if declares_none(ctx) => nothing_to_judge(&run.mesh),
             Some(_) => Err(violation(
                 "the refusal Node already exists (no code) taken as registered: a subscribe next",
                 "the service registered again instead",
             )),
+            None if declares_none(ctx) => nothing_to_judge(&run.mesh),
             None if ctx.profile.subscriptions.is_none() => Err(Problem::Harness(format!(
                 "no subscribe within {}{}: declare the service's `subscriptions` in the profile \
                  ([] for none)",

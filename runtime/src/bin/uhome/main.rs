@@ -1,6 +1,7 @@
 //! `uhome`: run a µHome mesh or its parts, send and publish events, explore in a REPL.
 
 mod bench;
+mod config_file;
 mod repl;
 mod sub;
 
@@ -68,6 +69,8 @@ enum Command {
     Repl(ReplArgs),
     /// Measure request/reply latency and throughput, and publish fan-out, on loopback.
     Bench(bench::BenchArgs),
+    /// Configuration files: `uhome config example [COMMAND]` prints a commented one.
+    Config(config_file::ConfigArgs),
 }
 
 #[derive(Args, Clone)]
@@ -142,6 +145,8 @@ struct MeshArgs {
     #[command(flatten)]
     state: StateArgs,
     #[command(flatten)]
+    file: config_file::ConfigArg,
+    #[command(flatten)]
     node: NodeArgs,
 }
 
@@ -153,6 +158,8 @@ struct BrokerArgs {
     /// Registry to ask for the node list at start.
     #[arg(long)]
     registry: Option<String>,
+    #[command(flatten)]
+    file: config_file::ConfigArg,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -167,6 +174,8 @@ struct RegistryArgs {
     broker: String,
     #[command(flatten)]
     state: StateArgs,
+    #[command(flatten)]
+    file: config_file::ConfigArg,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -199,6 +208,8 @@ struct ServiceArgs {
     log: Vec<String>,
     #[command(flatten)]
     keep: KeepArgs,
+    #[command(flatten)]
+    file: config_file::ConfigArg,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -308,7 +319,14 @@ fn init_logging(format: LogFormat, default: &str) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match config_file::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(config_file::ParseError::Usage(e)) => e.exit(),
+        Err(config_file::ParseError::File(message)) => {
+            eprintln!("uhome: {message}");
+            return ExitCode::from(2);
+        }
+    };
     // Commands that print results keep the terminal for them; nodes log what they do.
     let quiet = matches!(
         cli.command,
@@ -316,6 +334,7 @@ fn main() -> ExitCode {
             | Command::Publish(_)
             | Command::Nodes(_)
             | Command::Sub(_)
+            | Command::Config(_)
             | Command::Repl(_)
             | Command::Bench(_)
     );
@@ -437,6 +456,7 @@ async fn run(
 ) -> Result<ExitCode, String> {
     match command {
         Command::Mesh(args) => {
+            args.file.announce();
             let broker = broker::start(
                 &args.broker_listen,
                 BrokerConfig {
@@ -469,6 +489,7 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Broker(args) => {
+            args.file.announce();
             let broker = broker::start(
                 &args.listen,
                 BrokerConfig {
@@ -485,6 +506,7 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Registry(args) => {
+            args.file.announce();
             let config = args.state.registry(Some(args.broker), &args.node)?;
             let registry = registry::start(&args.listen, config)
                 .await
@@ -535,6 +557,12 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Sub(args) => sub::run(args, stop).await,
+        Command::Config(args) => match args.action {
+            config_file::ConfigAction::Example { command } => {
+                print!("{}", config_file::example(command));
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::Repl(_) => Err("already in the REPL".into()),
         Command::Bench(args) => bench::run(args).await,
     }
@@ -544,6 +572,7 @@ async fn run_service(
     args: ServiceArgs,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<ExitCode, String> {
+    args.file.announce();
     let listen = args
         .listen
         .clone()

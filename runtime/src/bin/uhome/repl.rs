@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use rustyline::error::ReadlineError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -110,10 +110,14 @@ async fn execute(line: &str, args: &ReplArgs, jobs: &mut Vec<Job>) -> Next {
         _ => {}
     }
     let words = with_defaults(words, args);
-    let cli = match Cli::try_parse_from(std::iter::once("uhome".to_string()).chain(words)) {
+    let cli = match crate::config_file::parse(std::iter::once("uhome".to_string()).chain(words)) {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(crate::config_file::ParseError::Usage(e)) => {
             let _ = e.print();
+            return Next::Continue;
+        }
+        Err(crate::config_file::ParseError::File(message)) => {
+            println!("error: {message}");
             return Next::Continue;
         }
     };
@@ -208,6 +212,7 @@ pub fn run_repl(args: ReplArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn defaults_fill_in_missing_addresses() {
