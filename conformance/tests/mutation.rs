@@ -3,6 +3,9 @@
 //! that names the broken requirement; against the unfaulted node it must pass. Prints the
 //! score per area.
 
+#[path = "support/faulty_service.rs"]
+#[allow(dead_code)]
+mod faulty_service;
 mod mutants;
 
 use std::collections::BTreeMap;
@@ -16,6 +19,7 @@ use mutants::{Fault, Mutant, CATALOGUE};
 use tokio::sync::Semaphore;
 use uhome_conformance::case::{Role, Verdict};
 use uhome_conformance::cases::{catalogue, for_role, Case};
+use uhome_conformance::launch::ServiceSetup;
 use uhome_conformance::peers::{Mode, Peer};
 use uhome_conformance::profile::Profile;
 use uhome_conformance::runner::{run, CaseReport, Selection, Target};
@@ -34,6 +38,52 @@ const MISSED: &[(Fault, &str)] = &[(
 
 /// Cases the unfaulted node fails because of a defect of the suite, and why.
 const SUITE_DEFECTS: &[(&str, &str)] = &[];
+
+/// The service role's faults, with the requirement each breaks: the faulty services of
+/// `tests/support/faulty_service.rs` (`tests/service_role.rs` also requires each to FAIL
+/// exactly its requirement's cases, and the unfaulted one to pass them all).
+const SERVICE_FAULTS: &[(faulty_service::Fault, &str, &str)] = &[
+    (
+        faulty_service::Fault::RegistersBeforeListening,
+        "UH-SERVICE-1",
+        "sends its registration, then starts listening",
+    ),
+    (
+        faulty_service::Fault::SubscribesBeforeReply,
+        "UH-SERVICE-2",
+        "subscribes as soon as its registration is sent",
+    ),
+    (
+        faulty_service::Fault::NeverRetries,
+        "UH-SERVICE-3",
+        "gives up on the first refusal of each request",
+    ),
+    (
+        faulty_service::Fault::IgnoresLegacyReason,
+        "UH-SERVICE-3",
+        "retries a refused subscribe on code not_registered only, not on v0.0.1's reason",
+    ),
+    (
+        faulty_service::Fault::NoUnregister,
+        "UH-SERVICE-5",
+        "stops without unregistering",
+    ),
+    (
+        faulty_service::Fault::GivesUpAtStart,
+        "UH-SERVICE-6",
+        "exits when the registry cannot be reached at its start",
+    ),
+    (
+        faulty_service::Fault::NoRefresh,
+        "UH-SERVICE-7",
+        "never checks its registration again",
+    ),
+    (
+        faulty_service::Fault::AlreadyExistsIsRefusal,
+        "UH-SERVICE-8",
+        "takes v0.0.1's Node already exists as a refusal",
+    ),
+];
 
 /// Mutants run at once.
 const PARALLEL: usize = 8;
@@ -134,11 +184,37 @@ fn cases_for(all: &[Case], mutant: &Mutant) -> Vec<Case> {
         .collect()
 }
 
+/// One line of the score table.
+struct Row {
+    name: String,
+    area: &'static str,
+    requirement: &'static str,
+    does: &'static str,
+    expected_to_survive: bool,
+}
+
 struct Outcome {
     killed_by: Vec<String>,
     seconds: u64,
     /// Each case and its verdict.
     verdicts: Vec<String>,
+}
+
+impl Outcome {
+    fn of(reports: &[CaseReport], started: std::time::Instant) -> Outcome {
+        Outcome {
+            seconds: started.elapsed().as_secs(),
+            killed_by: reports
+                .iter()
+                .filter(|r| r.verdict == Verdict::Fail)
+                .map(|r| r.info.id.clone())
+                .collect(),
+            verdicts: reports
+                .iter()
+                .map(|r| format!("{} {}", r.info.id, r.verdict.as_str()))
+                .collect(),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,24 +282,60 @@ async fn the_suite_kills_every_observable_fault_and_passes_the_unfaulted_node() 
             mutant.requirement
         );
         let permits = permits.clone();
-        runs.push(tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await.unwrap();
-            let target = start(mutant.role, mutant.fault, Variant::of(mutant.fault)).await;
-            let started = std::time::Instant::now();
-            let reports = run_against(target, cases, format!("mutant-{n}")).await;
-            Outcome {
-                seconds: started.elapsed().as_secs(),
-                killed_by: reports
-                    .iter()
-                    .filter(|r| r.verdict == Verdict::Fail)
-                    .map(|r| r.info.id.clone())
-                    .collect(),
-                verdicts: reports
-                    .iter()
-                    .map(|r| format!("{} {}", r.info.id, r.verdict.as_str()))
-                    .collect(),
-            }
-        }));
+        let row = Row {
+            name: format!("{:?}", mutant.fault),
+            area: mutant.area,
+            requirement: mutant.requirement,
+            does: mutant.does,
+            expected_to_survive: mutant.unobservable.is_some()
+                || MISSED.iter().any(|(f, _)| *f == mutant.fault),
+        };
+        runs.push((
+            row,
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await.unwrap();
+                let target = start(mutant.role, mutant.fault, Variant::of(mutant.fault)).await;
+                let started = std::time::Instant::now();
+                let reports = run_against(target, cases, format!("mutant-{n}")).await;
+                Outcome::of(&reports, started)
+            }),
+        ));
+    }
+    // The service role: the faulty services of `support/faulty_service.rs`.
+    for (n, (fault, requirement, does)) in SERVICE_FAULTS.iter().enumerate() {
+        let name = format!("service {fault:?}");
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
+        let cases: Vec<Case> = faulty_service::role_cases()
+            .into_iter()
+            .filter(|c| c.info.requirements.iter().any(|r| r == requirement))
+            .collect();
+        assert!(!cases.is_empty(), "{fault:?}: no case names {requirement}");
+        let permits = permits.clone();
+        let row = Row {
+            name,
+            area: "service role",
+            requirement,
+            does,
+            expected_to_survive: false,
+        };
+        runs.push((
+            row,
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await.unwrap();
+                let target = Target {
+                    label: format!("faulty service {fault:?}"),
+                    addr: String::new(),
+                    profile: faulty_service::profile(),
+                    broker: None,
+                    service: Some(ServiceSetup::new(Arc::new(faulty_service::Faulty(*fault)))),
+                };
+                let started = std::time::Instant::now();
+                let reports = run_against(target, cases, format!("service-{n}")).await;
+                Outcome::of(&reports, started)
+            }),
+        ));
     }
 
     let mut problems = Vec::new();
@@ -253,36 +365,34 @@ async fn the_suite_kills_every_observable_fault_and_passes_the_unfaulted_node() 
     let mut areas: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut survivors = Vec::new();
     println!(
-        "\n{:<30} {:<15} {:<8} killed by",
-        "fault", "requirement", "verdict"
+        "\n{:<36} {:<15} {:<8} {:>4} killed by",
+        "fault", "requirement", "verdict", "s"
     );
-    for (mutant, run) in CATALOGUE.iter().filter(|m| chosen(m)).zip(runs) {
+    for (row, run) in runs {
         let outcome = run.await.unwrap();
         let killed = !outcome.killed_by.is_empty();
-        let area = areas.entry(mutant.area).or_default();
+        let area = areas.entry(row.area).or_default();
         area.1 += 1;
         if killed {
             area.0 += 1;
         }
         println!(
-            "{:<30} {:<15} {:<8} {:>4} {}",
-            format!("{:?}", mutant.fault),
-            mutant.requirement,
+            "{:<36} {:<15} {:<8} {:>4} {}",
+            row.name,
+            row.requirement,
             if killed { "killed" } else { "SURVIVED" },
             outcome.seconds,
             if killed {
                 outcome.killed_by.join(", ")
             } else {
-                format!("{} [{}]", mutant.does, outcome.verdicts.join(", "))
+                format!("{} [{}]", row.does, outcome.verdicts.join(", "))
             }
         );
-        let expected_to_survive =
-            mutant.unobservable.is_some() || MISSED.iter().any(|(f, _)| *f == mutant.fault);
-        if killed == expected_to_survive {
+        if killed == row.expected_to_survive {
             survivors.push(format!(
-                "{:?} ({}): {}",
-                mutant.fault,
-                mutant.requirement,
+                "{} ({}): {}",
+                row.name,
+                row.requirement,
                 if killed {
                     "killed, but listed as surviving"
                 } else {
