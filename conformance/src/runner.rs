@@ -145,6 +145,14 @@ pub async fn run(
     run_with(cases, target, &options, progress).await
 }
 
+/// Whether a TCP connection to `addr` can be opened.
+async fn reachable(addr: &str, timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await,
+        Ok(Ok(_))
+    )
+}
+
 /// Whether the target answers a healthcheck on a new connection (any reply frame counts).
 pub async fn alive(addr: &str, timeout: Duration) -> Result<(), String> {
     let transcript = Transcript::default();
@@ -199,14 +207,21 @@ pub async fn run_with(
         .filter(|c| options.selection.selects(&c.info.id))
         .collect();
     // No address: each case starts its own instance of the target (the service role).
-    let watched = !target.addr.is_empty();
-    let mut down: Option<String> = match watched {
-        false => None,
-        true => alive(&target.addr, options.timeout)
-            .await
-            .err()
-            .map(|e| format!("the target does not answer before the first case: {e}")),
-    };
+    let mut watched = !target.addr.is_empty();
+    let mut down: Option<String> = None;
+    if watched {
+        if let Err(e) = alive(&target.addr, options.timeout).await {
+            if reachable(&target.addr, options.timeout).await {
+                // It accepts connections but answers no healthcheck: every case judges what
+                // it gets, and no case is blamed for a state the target started in.
+                watched = false;
+            } else {
+                down = Some(format!(
+                    "the target does not answer before the first case: {e}"
+                ));
+            }
+        }
+    }
     let mut out = Vec::new();
     for case in selected {
         let requirement_text =
