@@ -416,12 +416,13 @@ async fn service(
             broker: None,
             service: None,
         };
-        reports.extend(
-            runner::run(&node_cases, &target, selection, options.timeout, &id, |r| {
-                print(r, verbose)
-            })
-            .await,
-        );
+        let run = runner::RunOptions {
+            selection: selection.clone(),
+            timeout: options.timeout,
+            run_id: id.clone(),
+            restart: options.restart_cmd.clone().map(runner::Restart::Command),
+        };
+        reports.extend(runner::run_with(&node_cases, &target, &run, |r| print(r, verbose)).await);
         labels.push(target.label);
         if let Err(e) = instance.stop().await {
             eprintln!("uhome-conformance: {e}");
