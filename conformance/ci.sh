@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Conformance runs for .ci/run: the reference runtime (the embedded default), then the
-# Python peer's decoder through every vector and its node through the service cases.
+# Python peer's decoder through every vector, its node through the node cases, and its node in
+# service mode (--registry) through the service role, started by the suite.
 # Reports go to target/conformance/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +18,7 @@ peer="conformance/peers/python"
 echo "== the Python peer's decoder through every vector"
 "$suite" vectors --exec "python3 $peer/decode.py" --json "$out/python-codec.json" --junit "$out/python-codec.xml"
 
-echo "== the Python peer's node as a service"
+echo "== the Python peer's node"
 log="$(mktemp)"
 python3 "$peer/node.py" --listen 127.0.0.1:0 --id python/peer --idle-timeout 5 >"$log" 2>&1 &
 node=$!
@@ -30,4 +31,9 @@ addr="$(sed -n 's/^listening on //p' "$log" | head -n 1)"
 if [ -z "$addr" ]; then
     echo "the Python node did not start:"; cat "$log"; exit 2
 fi
-"$suite" service --target "$addr" --profile "$peer/profile.json" --json "$out/python-node.json" --junit "$out/python-node.xml"
+"$suite" node --target "$addr" --profile "$peer/profile.json" --json "$out/python-node.json" --junit "$out/python-node.xml"
+
+echo "== the Python peer's node as a service, started by the suite"
+"$suite" service --profile "$peer/service-profile.json" \
+    --start-cmd "exec python3 $peer/node.py --listen 127.0.0.1:0 --id python/service --idle-timeout 5 --registry {registry} --broker {broker} --subscribe 'python.>' --refresh-interval 1" \
+    --json "$out/python-service.json" --junit "$out/python-service.xml"

@@ -23,6 +23,8 @@ pub struct Ctx {
     pub run_id: String,
     /// For registry targets: the broker the suite plays.
     pub broker: Option<std::sync::Arc<Peer>>,
+    /// For service targets: how to start the service under test.
+    pub service: Option<crate::launch::ServiceSetup>,
     /// Every reply of the run, checked ([`crate::audit`]).
     pub audit: Arc<Audit>,
     /// The ID of the case running.

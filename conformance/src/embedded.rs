@@ -11,6 +11,7 @@ use uhome_runtime::registry::{self, RegistryConfig, RegistryHandle};
 use uhome_runtime::service::Service;
 
 use crate::case::Role;
+use crate::launch::{BoxFuture, Launcher, MeshAddrs, Running, ServiceSetup};
 use crate::peers::{Mode, Peer};
 use crate::profile::Profile;
 use crate::runner::Target;
@@ -21,6 +22,13 @@ pub const IDLE: Duration = Duration::from_secs(5);
 pub const HEALTH_INTERVAL: Duration = Duration::from_millis(300);
 /// The reference registry's eviction threshold here.
 pub const EVICT_AFTER: u32 = 2;
+/// The reference service's backoff in the service role's cases: the specification's first
+/// pause, doubling to the shortest cap it allows, so the cap is seen within seconds.
+pub const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(1600));
+/// The reference service's refresh interval in the service role's cases.
+pub const REFRESH: Duration = Duration::from_secs(1);
+/// The pattern the reference service subscribes to in the service role's cases.
+pub const SUBSCRIPTION: &str = "conformance.reference.>";
 
 /// The reference service's node id.
 pub const SERVICE_ID: &str = "µHome/conformance/referenceService";
@@ -44,8 +52,75 @@ pub fn profile() -> Profile {
         idle_timeout: Some(IDLE),
         health_interval: Some(HEALTH_INTERVAL),
         evict_after: Some(EVICT_AFTER),
+        refresh_interval: Some(REFRESH),
+        subscriptions: Some(vec![SUBSCRIPTION.into()]),
         features: vec!["pushAfterHealthRound".into()],
         node_id: None,
+    }
+}
+
+/// The reference service's client deadlines in the service role's cases: longer than the
+/// suite's delayed registration reply.
+fn service_deadlines() -> Deadlines {
+    Deadlines {
+        connect: Duration::from_secs(2),
+        write: Duration::from_secs(2),
+        read: Duration::from_secs(2),
+    }
+}
+
+/// Starts the reference service (`uhome_runtime::service`) in-process for each case of the
+/// service role, against the suite's registry and broker.
+pub struct ReferenceService;
+
+impl Launcher for ReferenceService {
+    fn start<'a>(&'a self, mesh: &'a MeshAddrs) -> BoxFuture<'a, Result<Box<dyn Running>, String>> {
+        let builder = Service::builder("µHome/conformance/referenceService")
+            .registry(mesh.registry.clone())
+            .broker(mesh.broker.clone())
+            .deadlines(service_deadlines())
+            .server_config(ServerConfig {
+                idle_timeout: IDLE,
+                ..ServerConfig::default()
+            })
+            .handle(SUBSCRIPTION, |_request| async {
+                uhome_runtime::Reply::response("received", "Received", serde_json::Map::new())
+            })
+            .subscribe(SUBSCRIPTION)
+            .backoff(BACKOFF.0, BACKOFF.1)
+            .refresh_interval(REFRESH);
+        Box::pin(async move {
+            let service = builder
+                .spawn()
+                .await
+                .map_err(|e| format!("cannot start the reference service: {e}"))?;
+            Ok(Box::new(ReferenceRunning(Some(service))) as Box<dyn Running>)
+        })
+    }
+
+    fn describe(&self) -> String {
+        "the reference service, in-process".into()
+    }
+}
+
+struct ReferenceRunning(Option<Service>);
+
+impl Running for ReferenceRunning {
+    fn stop(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if let Some(service) = self.0.take() {
+                service.shutdown().await;
+            }
+            Ok(())
+        })
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        self.0.is_none().then(|| "stopped".into())
+    }
+
+    fn output(&self) -> String {
+        String::new()
     }
 }
 
@@ -119,6 +194,7 @@ impl Reference {
                 ..profile()
             },
             broker,
+            service: (role == Role::Service).then(|| ServiceSetup::new(Arc::new(ReferenceService))),
         };
         vec![
             (

@@ -13,6 +13,8 @@ pub mod codec;
 pub mod ctx;
 pub mod embedded;
 pub mod json_eq;
+pub mod launch;
+pub mod mesh;
 pub mod peers;
 pub mod profile;
 pub mod report;

@@ -28,6 +28,16 @@ pub struct Profile {
     /// The registry's eviction threshold.
     #[serde(default)]
     pub evict_after: Option<u32>,
+    /// A service's refresh interval ([UH-SERVICE-7]); at most 30 s when absent.
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        serialize_with = "ser_duration"
+    )]
+    pub refresh_interval: Option<Duration>,
+    /// The patterns a service subscribes to; learned from its subscribes when absent.
+    #[serde(default)]
+    pub subscriptions: Option<Vec<String>>,
     /// Optional features claimed.
     #[serde(default)]
     pub features: Vec<String>,

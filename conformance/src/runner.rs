@@ -68,12 +68,14 @@ pub struct CaseReport {
 pub struct Target {
     /// `service@127.0.0.1:5102`
     pub label: String,
-    /// Address.
+    /// Address; empty when each case starts its own instance (the service role's cases).
     pub addr: String,
     /// Profile.
     pub profile: Profile,
     /// The broker the suite plays for a registry target.
     pub broker: Option<Arc<Peer>>,
+    /// How to start a service target (the service role's cases).
+    pub service: Option<crate::launch::ServiceSetup>,
 }
 
 /// A future that restarts the target.
@@ -143,6 +145,14 @@ pub async fn run(
     run_with(cases, target, &options, progress).await
 }
 
+/// Whether a TCP connection to `addr` can be opened.
+async fn reachable(addr: &str, timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await,
+        Ok(Ok(_))
+    )
+}
+
 /// Whether the target answers a healthcheck on a new connection (any reply frame counts).
 pub async fn alive(addr: &str, timeout: Duration) -> Result<(), String> {
     let transcript = Transcript::default();
@@ -196,12 +206,22 @@ pub async fn run_with(
         .chain(cases.iter().filter(|c| c.is_audit()))
         .filter(|c| options.selection.selects(&c.info.id))
         .collect();
-    let mut down: Option<String> = match alive(&target.addr, options.timeout).await {
-        Ok(()) => None,
-        Err(e) => Some(format!(
-            "the target does not answer before the first case: {e}"
-        )),
-    };
+    // No address: each case starts its own instance of the target (the service role).
+    let mut watched = !target.addr.is_empty();
+    let mut down: Option<String> = None;
+    if watched {
+        if let Err(e) = alive(&target.addr, options.timeout).await {
+            if reachable(&target.addr, options.timeout).await {
+                // It accepts connections but answers no healthcheck: every case judges what
+                // it gets, and no case is blamed for a state the target started in.
+                watched = false;
+            } else {
+                down = Some(format!(
+                    "the target does not answer before the first case: {e}"
+                ));
+            }
+        }
+    }
     let mut out = Vec::new();
     for case in selected {
         let requirement_text =
@@ -230,6 +250,7 @@ pub async fn run_with(
             transcript: transcript.clone(),
             run_id: options.run_id.clone(),
             broker: target.broker.clone(),
+            service: target.service.clone(),
             audit: audit.clone(),
             case_id: case.info.id.clone(),
         };
@@ -255,7 +276,11 @@ pub async fn run_with(
             Err(Problem::Skip(why)) | Err(Problem::Harness(why)) => (None, None, Some(why)),
         };
         let mut requirement_text = requirement_text;
-        if let Err(gone) = alive(&target.addr, options.timeout).await {
+        let after = match watched {
+            true => alive(&target.addr, options.timeout).await,
+            false => Ok(()),
+        };
+        if let Err(gone) = after {
             transcript.note(&format!(
                 "after the case the target stopped answering: {gone}"
             ));

@@ -7,14 +7,17 @@
     clippy::panic
 )] // a test: panicking is how it fails
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_uhome-conformance");
 
-/// `--option` → default (`None`: no default) from the binary's short help of every command.
-fn binary_options() -> BTreeMap<String, Option<String>> {
+/// A flag's defaults: one per command that has it (`None`: no default).
+type Defaults = BTreeMap<String, BTreeSet<Option<String>>>;
+
+/// `--option` → defaults from the binary's short help of every command.
+fn binary_options() -> Defaults {
     let mut out = BTreeMap::new();
     for command in [
         "", "list", "vectors", "node", "service", "registry", "broker",
@@ -28,6 +31,7 @@ fn binary_options() -> BTreeMap<String, Option<String>> {
         let text = String::from_utf8(help.stdout).unwrap();
         // The top-level help is long form: each option's lines run to the next option.
         let mut current: Option<String> = None;
+        let mut of_command: BTreeMap<String, Option<String>> = BTreeMap::new();
         for line in text.lines() {
             let trimmed = line.trim_start();
             let flag = trimmed
@@ -37,12 +41,17 @@ fn binary_options() -> BTreeMap<String, Option<String>> {
                 .map(|t| t.split([' ', ',']).next().unwrap_or(t).to_string());
             if let Some(flag) = flag {
                 current = Some(flag.clone());
-                out.entry(flag).or_insert(None);
+                of_command.entry(flag).or_insert(None);
             }
             if let (Some(flag), Some(at)) = (&current, line.find("[default: ")) {
                 let value = line[at + 10..].trim_end().trim_end_matches(']').to_string();
-                out.insert(flag.clone(), Some(value));
+                of_command.insert(flag.clone(), Some(value));
             }
+        }
+        for (flag, default) in of_command {
+            out.entry(flag)
+                .or_insert_with(BTreeSet::new)
+                .insert(default);
         }
     }
     out.remove("--help");
@@ -51,8 +60,9 @@ fn binary_options() -> BTreeMap<String, Option<String>> {
     out
 }
 
-/// `--option` → default from the contract's options table (`None`: none, off or required).
-fn contract_options() -> BTreeMap<String, Option<String>> {
+/// `--option` → defaults from the contract's options table (`None`: none, off or required);
+/// a flag several commands share with different defaults has a row per default.
+fn contract_options() -> Defaults {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/conformance-contract.md");
     let text = std::fs::read_to_string(path).unwrap();
     let table = text
@@ -80,7 +90,9 @@ fn contract_options() -> BTreeMap<String, Option<String>> {
         for name in names.split(',') {
             let name = name.trim().trim_matches('`');
             assert!(name.starts_with("--"), "{name}");
-            out.insert(name.to_string(), default.clone());
+            out.entry(name.to_string())
+                .or_insert_with(BTreeSet::new)
+                .insert(default.clone());
         }
     }
     out
@@ -104,11 +116,16 @@ fn the_contract_and_the_binary_agree_on_every_option_and_default() {
         let Some(documented) = contract.get(flag) else {
             panic!("{flag} is not in the contract's options table");
         };
-        match (default, documented) {
-            (None, None) => {}
-            (Some(a), Some(b)) if same(a, b) => {}
-            _ => panic!("{flag}: the binary says {default:?}, the contract {documented:?}"),
-        }
+        let agree = default.len() == documented.len()
+            && default.iter().zip(documented).all(|pair| match pair {
+                (None, None) => true,
+                (Some(a), Some(b)) => same(a, b),
+                _ => false,
+            });
+        assert!(
+            agree,
+            "{flag}: the binary says {default:?}, the contract {documented:?}"
+        );
     }
     for flag in contract.keys() {
         assert!(
@@ -122,7 +139,12 @@ fn the_contract_and_the_binary_agree_on_every_option_and_default() {
 fn the_contract_states_the_timeout_default_where_it_names_it() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/conformance-contract.md");
     let text = std::fs::read_to_string(path).unwrap();
-    let default = binary_options()["--timeout"].clone().unwrap();
+    let default = binary_options()["--timeout"]
+        .iter()
+        .next()
+        .cloned()
+        .flatten()
+        .unwrap();
     for (at, _) in text.match_indices("`--timeout` (default ") {
         let stated = &text[at + 21..];
         let stated = &stated[..stated.find(')').unwrap()];

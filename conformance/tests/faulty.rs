@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use uhome_conformance::case::{Role, Verdict};
-use uhome_conformance::cases::{catalogue, for_role, Case};
+use uhome_conformance::cases::{catalogue, for_role, starts_the_service, Case};
 use uhome_conformance::peers::{Mode, Peer};
 use uhome_conformance::profile::Profile;
 use uhome_conformance::runner::{run, Selection, Target};
@@ -141,6 +141,7 @@ async fn verdicts_with(
         addr,
         profile,
         broker,
+        service: None,
     };
     run(
         cases,
@@ -216,8 +217,13 @@ fn service_vectors() -> Vec<(String, usize, String, bool)> {
     out
 }
 
+/// The cases run against a running service (those that start the service themselves are
+/// judged in tests/service_role.rs).
 fn service_cases() -> Vec<Case> {
     for_role(&catalogue(), Role::Service)
+        .into_iter()
+        .filter(|c| !starts_the_service(&c.info))
+        .collect()
 }
 
 fn ids(list: &[&str]) -> BTreeSet<String> {

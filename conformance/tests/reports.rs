@@ -68,15 +68,18 @@ fn junit(path: &Path) -> (Vec<String>, usize, usize, usize, usize) {
 #[test]
 fn the_reference_runtime_conforms_and_the_reports_validate() {
     let dir = tempfile::tempdir().unwrap();
-    let (json, xml) = (
+    let (json, xml, html) = (
         dir.path().join("report.json"),
         dir.path().join("report.xml"),
+        dir.path().join("report.html"),
     );
     let out = run(&[
         "--json",
         json.to_str().unwrap(),
         "--junit",
         xml.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
@@ -116,6 +119,21 @@ fn the_reference_runtime_conforms_and_the_reports_validate() {
     areas.sort();
     areas.dedup();
     assert_eq!(suites, areas, "one testsuite per area");
+    let page = std::fs::read_to_string(&html).unwrap();
+    for c in cases {
+        let id = uhome_conformance::report::html_escape(c["id"].as_str().unwrap());
+        assert!(
+            page.contains(&format!("<li>{id} ")),
+            "{id} in the HTML report"
+        );
+    }
+    for area in &areas {
+        assert!(
+            page.contains(&format!("<tr><td>{area}</td>")),
+            "area {area} summarised"
+        );
+    }
+    assert!(page.contains(&format!("Passed cases ({})", cases.len())));
 }
 
 #[test]

@@ -85,6 +85,25 @@ impl State {
     }
 }
 
+/// What differs from `old` to `new`, for the log: `+id (address)` for a node added,
+/// `-id` for one removed, `id → address` for one that moved; `None` when nothing did.
+fn list_change(old: &[(String, String)], new: &[(String, String)]) -> Option<String> {
+    let mut changes = Vec::new();
+    for (id, address) in new {
+        match old.iter().find(|(o, _)| o == id) {
+            None => changes.push(format!("+{id} ({address})")),
+            Some((_, was)) if was != address => changes.push(format!("{id} → {address}")),
+            Some(_) => {}
+        }
+    }
+    for (id, _) in old {
+        if !new.iter().any(|(n, _)| n == id) {
+            changes.push(format!("-{id}"));
+        }
+    }
+    (!changes.is_empty()).then(|| changes.join(", "))
+}
+
 struct Shared {
     config: BrokerConfig,
     client: Client,
@@ -188,14 +207,19 @@ impl Dispatch for BrokerDispatch {
         Some(match kind {
             CoreType::Nodes => ready(match Nodes::from_data(event.data) {
                 Ok(nodes) => {
-                    let list = nodes
+                    let list: Vec<(String, String)> = nodes
                         .iter()
                         .map(|n| (n.node_id.to_string(), n.address.to_string()))
                         .collect();
                     let mut state = lock(&self.shared.state);
+                    match list_change(&state.nodes, &list) {
+                        Some(change) => {
+                            tracing::info!(nodes = list.len(), "node list: {change}")
+                        }
+                        None => tracing::debug!(nodes = list.len(), "node list unchanged"),
+                    }
                     state.replace(list);
                     state.listed = true;
-                    tracing::info!(nodes = state.nodes.len(), "node list replaced");
                     Reply::data(&Response::of(Code::NodesUpdated))
                 }
                 Err(e) => Reply::for_error(&e, Some(kind)),
@@ -358,4 +382,30 @@ pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<Broker
         stop,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_change;
+
+    fn list(entries: &[(&str, &str)]) -> Vec<(String, String)> {
+        entries
+            .iter()
+            .map(|(id, address)| (id.to_string(), address.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_list_change_says_what_changed_and_nothing_when_nothing_did() {
+        let before = list(&[("lamp", "h:1"), ("desk", "h:2")]);
+        assert_eq!(list_change(&before, &before), None);
+        let reordered = list(&[("desk", "h:2"), ("lamp", "h:1")]);
+        assert_eq!(list_change(&before, &reordered), None);
+        let after = list(&[("lamp", "h:9"), ("oven", "h:3")]);
+        assert_eq!(
+            list_change(&before, &after).as_deref(),
+            Some("lamp → h:9, +oven (h:3), -desk")
+        );
+        assert_eq!(list_change(&[], &[]), None);
+    }
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_util::codec::Decoder;
-use uhome_protocol::{encode_event, Body, Envelope, Message, V2};
+use uhome_protocol::{encode_event, Body, Code, Envelope, Message, V2};
 
 use crate::codec::{FrameCodec, OwnedFrame};
 use crate::config::CLIENT_TIMEOUT;
@@ -155,6 +155,47 @@ impl ReplyEvent {
     /// The reply's `code`; `None` for v0.0.1 replies ([UH-REPLY-4]).
     pub fn code(&self) -> Option<String> {
         self.body()?.get("code")?.as_str().map(str::to_string)
+    }
+
+    /// The code to decide on: `code`, or for a reply without one (a v0.0.1 node,
+    /// [UH-REPLY-4], Appendix A) the code its message or reason stands for:
+    /// `No Handler for Event registered` is `no_handler`, and the reasons
+    /// `Node is not registered`, `Node already exists` and `Unhealthy service` of a refusal
+    /// are `not_registered`, `already_registered` and `unhealthy`.
+    pub fn effective_code(&self) -> Option<String> {
+        if let Some(code) = self.code() {
+            return Some(code);
+        }
+        let legacy = if self.is_success() {
+            match self.message().as_deref() {
+                Some(m) if Some(m) == Code::NoHandler.fixed_message() => Code::NoHandler,
+                _ => return None,
+            }
+        } else {
+            match self.reason().as_deref() {
+                Some("Node is not registered") => Code::NotRegistered,
+                Some("Node already exists") => Code::AlreadyRegistered,
+                Some("Unhealthy service") => Code::Unhealthy,
+                _ => return None,
+            }
+        };
+        Some(legacy.as_str().to_string())
+    }
+
+    /// Whether the node has no handler for the request's type ([UH-REPLY-5]).
+    pub fn is_no_handler(&self) -> bool {
+        self.effective_code().as_deref() == Some(Code::NoHandler.as_str())
+    }
+
+    /// The reply for people: `code — message (reason)`, without the code part when the
+    /// reply has none.
+    pub fn describe(&self) -> String {
+        let message = self.message().unwrap_or_else(|| "(no message)".into());
+        let reason = self.reason().map(|r| format!(" ({r})")).unwrap_or_default();
+        match self.code() {
+            Some(code) => format!("{code} — {message}{reason}"),
+            None => format!("{message}{reason} [no code: a v0.0.1 node?]"),
+        }
     }
 
     /// The message: `data.message`, `error.message`, or a v0.0.1 plain-string `error`.

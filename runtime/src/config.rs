@@ -41,12 +41,15 @@ pub const COMPACT_AFTER_RECORDS: usize = 1000;
 /// Broker: deliveries in flight at once ([UH-SECURITY-4]).
 pub const MAX_DELIVERIES_IN_FLIGHT: usize = 256;
 
-/// Service: attempts and backoff for register and subscribe (a v0.0.1 registry pushes the
-/// list after answering, so a subscribe right after may be refused once or twice).
-pub const SERVICE_RETRIES: u32 = 6;
-/// Service: first and longest pause between those attempts.
+/// Service: first and longest pause between attempts to reach the registry or the broker
+/// ([UH-SERVICE-6]).
 pub const SERVICE_BACKOFF: (Duration, Duration) =
-    (Duration::from_millis(50), Duration::from_secs(2));
+    (Duration::from_millis(100), Duration::from_secs(10));
+/// Service: how often a registered service checks that the registry lists it and sends its
+/// subscriptions again ([UH-SERVICE-7]).
+pub const SERVICE_REFRESH: Duration = Duration::from_secs(10);
+/// Service: the longest refresh interval the specification allows ([UH-SERVICE-7]).
+pub const MAX_SERVICE_REFRESH: Duration = Duration::from_secs(30);
 
 /// Settings of a node's server side.
 #[derive(Debug, Clone)]

@@ -220,7 +220,7 @@ fn exit_statuses_and_usage_errors() {
 #[test]
 fn every_subcommand_has_help() {
     for sub in [
-        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "repl", "bench",
+        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "sub", "repl", "bench",
     ] {
         let out = run(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
@@ -278,5 +278,592 @@ fn the_repl_runs_nodes_in_the_background() {
     assert!(
         text.contains("stopped: mesh"),
         "exit stops the rest: {text}"
+    );
+}
+
+/// v0.0.1's reply bytes for capture `id` of `spec/vectors/legacy-exchanges.json`.
+fn legacy_reply(id: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec/vectors/legacy-exchanges.json");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let exchange = file["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == format!("legacy-exchanges/{id}"))
+        .unwrap();
+    hex::decode(exchange["legacyReplies"][0]["hex"].as_str().unwrap()).unwrap()
+}
+
+/// A node that answers every request with `reply`, one request per connection.
+fn fake_node(reply: Vec<u8>) -> String {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut header = [0u8; 5];
+            if stream.read_exact(&mut header).is_err() {
+                continue;
+            }
+            let mut payload = vec![0u8; u16::from_be_bytes([header[0], header[1]]) as usize];
+            if stream.read_exact(&mut payload).is_ok() {
+                let _ = stream.write_all(&reply);
+            }
+        }
+    });
+    addr
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn no_handler_and_codeless_refusals_never_look_like_success() {
+    let legacy = fake_node(legacy_reply("6-unknown-type"));
+    let out = run(&["nodes", "--registry", &legacy]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no `null` printed");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.discover: is it a µHome registry?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["publish", "home.x", "--broker", &legacy]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no empty report printed");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.publish: is it a µHome broker?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "send",
+        &legacy,
+        "µHome.core.unsubscribe",
+        r#"{"unsubscribe": "x"}"#,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(11),
+        "a core type answered no_handler"
+    );
+    assert_eq!(json(&out)["status"], 1, "the reply is still printed");
+    assert!(stderr(&out).contains("has no handler for µHome.core.unsubscribe"));
+    let out = run(&["send", &legacy, "home.anything"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an application type is not judged"
+    );
+
+    let out = run(&[
+        "service",
+        "--port",
+        "0",
+        "--registry",
+        &legacy,
+        "--broker",
+        &legacy,
+        "--log",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{legacy} has no handler for µHome.core.register: is it a µHome registry?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // A v0.0.1 refusal has a reason but no code: the message shows no empty code.
+    let refusing = fake_node(legacy_reply("4a-subscribe-not-registered"));
+    let out = run(&["publish", "home.x", "--broker", &refusing]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("the broker refused µHome.core.publish: Failed to subscribe for microservice to event (Node is not registered) [no code: a v0.0.1 node?]"),
+        "{text}"
+    );
+    assert!(!text.contains(":  —"), "{text}");
+
+    // Our own nodes in the wrong role, and the REPL.
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &b,
+        "--registry-listen",
+        &r,
+    ]);
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let out = run(&["nodes", "--registry", &b]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("{b} has no handler for µHome.core.discover")));
+    let out = run(&["publish", "x", "--broker", &r]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("{r} has no handler for µHome.core.publish")));
+    let mut repl = Command::new(UHOME)
+        .args(["repl", "--broker", &legacy, "--registry", &legacy])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    repl.stdin
+        .take()
+        .unwrap()
+        .write_all(b"nodes\npublish a.b\nexit\n")
+        .unwrap();
+    let out = repl.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "error: {legacy} has no handler for µHome.core.discover: is it a µHome registry?"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "error: {legacy} has no handler for µHome.core.publish: is it a µHome broker?"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("null"), "{text}");
+}
+
+/// Waits until the registry lists a node whose id starts with `prefix`.
+fn wait_listed(registry: &str, prefix: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let out = run(&["nodes", "--registry", registry]);
+        if out.status.success()
+            && json(&out)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["nodeId"].as_str().unwrap().starts_with(prefix))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{prefix} never registered");
+}
+
+fn wait_exit(child: &mut Running, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn uhome_sub_prints_events_and_unregisters_on_exit_and_ctrl_c() {
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &b,
+        "--registry-listen",
+        &r,
+    ]);
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let empty = || json(&run(&["nodes", "--registry", &r])) == serde_json::json!([]);
+
+    let mut sub = spawn(&[
+        "sub",
+        "home.>",
+        "office.*",
+        "--json",
+        "--count",
+        "2",
+        "--id",
+        "watcher",
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    let printed = lines(&mut sub);
+    wait_listed(&r, "watcher");
+    for (event_type, data) in [
+        ("home.lamp.on", r#"{"level": 80}"#),
+        ("garden.gate", "1"),
+        ("office.door", "\"open\""),
+    ] {
+        let out = run(&["publish", event_type, data, "--broker", &b]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert!(wait_exit(&mut sub, Duration::from_secs(10)).success());
+    let got: Vec<serde_json::Value> = printed
+        .iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0]["type"], "home.lamp.on");
+    assert_eq!(got[0]["data"], serde_json::json!({"level": 80}));
+    assert_eq!(got[0]["source"], "uhome/cli");
+    assert_eq!(got[1]["type"], "office.door");
+    assert!(empty(), "unregistered after --count");
+
+    let mut sub = spawn(&["sub", "home.>", "--registry", &r, "--broker", &b]);
+    let printed = lines(&mut sub);
+    wait_listed(&r, "uhome/sub-");
+    assert!(run(&["publish", "home.x", "[1,2]", "--broker", &b])
+        .status
+        .success());
+    let line = printed.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(line.ends_with(" home.x from uhome/cli: [1,2]"), "{line}");
+    let pid = sub.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(wait_exit(&mut sub, Duration::from_secs(10)).success());
+    assert!(empty(), "unregistered on Ctrl-C");
+
+    let out = run(&[
+        "sub",
+        "quiet.>",
+        "--count",
+        "1",
+        "--timeout",
+        "500ms",
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("timed out after 500ms: 0 of 1 events"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(empty(), "unregistered on timeout");
+
+    let mut repl = Command::new(UHOME)
+        .args(["repl", "--broker", &b, "--registry", &r])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = repl.stdin.take().unwrap();
+    stdin
+        .write_all(b"sub 'den.>' --id den-watch --count 1\n")
+        .unwrap();
+    wait_listed(&r, "den-watch");
+    stdin
+        .write_all(b"publish den.light '\"on\"'\njobs\nexit\n")
+        .unwrap();
+    drop(stdin);
+    let out = repl.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" den.light from uhome/cli: \"on\""), "{text}");
+    assert!(text.contains("[1] sub 'den.>'"), "{text}");
+    assert!(empty(), "the REPL's sub unregistered");
+}
+
+/// The long flags `uhome COMMAND --help` lists.
+fn flags_of(command: &str) -> Vec<String> {
+    let help = String::from_utf8(run(&[command, "--help"]).stdout).unwrap();
+    let mut flags: Vec<String> = help
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let start = l.find("--")?;
+            (start <= 4).then(|| {
+                l[start + 2..]
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+        })
+        .filter(|f| !["help", "version", "config"].contains(&f.as_str()))
+        .collect();
+    flags.dedup();
+    flags
+}
+
+/// Runs `uhome ARGS` expected to exit by itself; kills it after 10 s.
+fn run_bounded(args: &[&str]) -> Output {
+    let mut child = Command::new(UHOME)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("uhome {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn config_files_have_a_key_for_every_flag_and_flags_override_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["mesh", "broker", "registry", "service"] {
+        let out = run(&["config", "example", command]);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{command}: {e}"));
+        let flags = flags_of(command);
+        assert!(flags.len() >= 5, "{command}: {flags:?}");
+        for flag in flags {
+            let key = flag.replace('-', "_");
+            assert!(
+                text.lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = "))),
+                "{command}: no key for --{flag}"
+            );
+        }
+        assert!(text.lines().filter(|l| l.starts_with('#')).count() > table.len());
+    }
+
+    // The example runs as it is, with the addresses changed.
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let example = String::from_utf8(run(&["config", "example", "mesh"]).stdout)
+        .unwrap()
+        .replace("127.0.0.1:5100", &b)
+        .replace("127.0.0.1:5101", "127.0.0.1:1")
+        .replace("# memory = false", "memory = true");
+    let file = write(dir.path(), "mesh.toml", &example);
+    // --registry-listen overrides the file's unusable port 1.
+    let _mesh = spawn(&["mesh", "--config", &file, "--registry-listen", &r]);
+    wait_healthy(&b);
+    wait_healthy(&r);
+
+    // A service from a file; --id on the command line wins over the file's id.
+    let service = free_port();
+    let file = write(
+        dir.path(),
+        "service.toml",
+        &format!(
+            "id = \"from-file\"\nport = {service}\nregistry = \"{r}\"\nbroker = \"{b}\"\nlog = [\"home.>\", \"garden.*\"]\nrefresh_interval = \"2s\"\n"
+        ),
+    );
+    let mut lamp = spawn(&["service", "--config", &file, "--id", "from-flag"]);
+    let printed = lines(&mut lamp);
+    wait_listed(&r, "from-flag");
+    assert_eq!(
+        json(&run(&["nodes", "--registry", &r])),
+        serde_json::json!([{"nodeId": "from-flag", "address": format!("127.0.0.1:{service}")}])
+    );
+    assert!(run(&["publish", "garden.gate", "1", "--broker", &b])
+        .status
+        .success());
+    let line = printed.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(line.contains("from-flag received garden.gate"), "{line}");
+
+    // Conflicting flags: --listen on the command line sets aside the file's port.
+    let other = free_port();
+    let mut moved = spawn(&[
+        "service",
+        "--config",
+        &file,
+        "--id",
+        "moved",
+        "--listen",
+        &format!("127.0.0.1:{other}"),
+    ]);
+    wait_listed(&r, "moved");
+    let _ = moved.0.kill();
+
+    // Unknown keys, wrong types and bad values name the key or the file. Each file would
+    // otherwise start a mesh on free ports in memory.
+    let spare = format!("127.0.0.1:{}", free_port());
+    let registry_line = format!("registry_listen = \"127.0.0.1:{}\"\n", free_port());
+    let safe = format!("memory = true\n{registry_line}");
+    for (text, expected) in [
+        (
+            "colour = \"blue\"\n",
+            "unknown key `colour` for `uhome mesh`",
+        ),
+        (
+            "evict_after = true\n",
+            "`evict_after` takes a string or a number",
+        ),
+        (
+            "broker_listen = [\"a\", \"b\"]\n",
+            "`broker_listen` takes one value",
+        ),
+        (
+            "health_interval = \"soon\"\n",
+            "invalid value 'soon' for '--health-interval",
+        ),
+        ("broker_listen = \n", "mesh-bad.toml"),
+    ] {
+        let file = write(dir.path(), "mesh-bad.toml", &format!("{safe}{text}"));
+        let out = run_bounded(&["mesh", "--config", &file, "--broker-listen", &spare]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(stderr(&out).contains(expected), "{text}: {}", stderr(&out));
+    }
+    let file = write(
+        dir.path(),
+        "mesh-bad.toml",
+        &format!("memory = \"yes\"\nbroker_listen = \"{spare}\"\n{registry_line}"),
+    );
+    let out = run_bounded(&["mesh", "--config", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`memory` is true or false"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_bounded(&["mesh", "--config", "/nonexistent/uhome.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot read /nonexistent/uhome.toml"));
+    let _ = lamp.0.kill();
+}
+
+#[test]
+fn the_systemd_unit_runs_the_mesh_with_its_state_directory_and_restarts_it() {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/uhome-mesh.service"),
+    )
+    .unwrap();
+    let setting = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}="))
+            .to_string()
+    };
+    assert_eq!(setting("StateDirectory"), "uhome");
+    assert_eq!(setting("Restart"), "on-failure");
+    let exec = setting("ExecStart");
+    let words: Vec<&str> = exec.split_whitespace().collect();
+    assert_eq!(words[0], "/usr/local/bin/uhome");
+    assert!(exec.contains("--data-dir ${STATE_DIRECTORY}"), "{exec}");
+
+    // The unit's command line, with a configuration file and a state directory here.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (broker, registry) = (free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let config = write(
+        dir.path(),
+        "mesh.toml",
+        &String::from_utf8(run(&["config", "example", "mesh"]).stdout)
+            .unwrap()
+            .replace("127.0.0.1:5100", &b)
+            .replace("127.0.0.1:5101", &r),
+    );
+    let args: Vec<String> = words[1..]
+        .iter()
+        .map(|w| match *w {
+            "/etc/uhome/mesh.toml" => config.clone(),
+            "${STATE_DIRECTORY}" => state.to_string_lossy().into_owned(),
+            w => w.to_string(),
+        })
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _mesh = spawn(&args);
+    wait_healthy(&b);
+    wait_healthy(&r);
+    assert!(
+        state.join("registry.log").exists(),
+        "the state is kept there"
+    );
+}
+
+#[test]
+fn the_broker_logs_the_node_list_only_when_it_changes_and_says_how() {
+    let (broker, registry, service) = (free_port(), free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let mesh = Command::new(UHOME)
+        .args([
+            "mesh",
+            "--memory",
+            "--health-interval",
+            "100ms",
+            "--broker-listen",
+            &b,
+            "--registry-listen",
+            &r,
+        ])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_healthy(&b);
+    wait_healthy(&r);
+    let _lamp = spawn(&[
+        "service",
+        "--id",
+        "lamp",
+        "--port",
+        &service.to_string(),
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+    ]);
+    wait_listed(&r, "lamp");
+    // Twenty health rounds, each pushing the same list to the broker.
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = mesh.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = mesh.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let list_lines: Vec<&str> = log.lines().filter(|l| l.contains("node list")).collect();
+    assert_eq!(list_lines.len(), 1, "{log}");
+    assert!(
+        list_lines[0].contains(&format!("node list: +lamp (127.0.0.1:{service})")),
+        "{log}"
     );
 }

@@ -3,6 +3,8 @@
 
     python3 node.py --listen 127.0.0.1:PORT --id NODE_ID [--idle-timeout SECONDS]
                     [--max-connections N]
+                    [--registry HOST:PORT --broker HOST:PORT --subscribe PATTERN…
+                     --refresh-interval SECONDS]
 
 Prints `listening on HOST:PORT` once bound (port 0 picks a free port; the real one is printed)
 and serves until SIGTERM or SIGINT.
@@ -10,6 +12,11 @@ and serves until SIGTERM or SIGINT.
 Handlers: `µHome.core.healthcheck` ([UH-CORE-2]) and `echo` (status 1, code `echo`, data
 `{"message":"Echo","code":"echo","echo":<request data or null>}`); any other type is answered
 `no_handler` ([UH-REPLY-5]).
+
+With --registry it is also a service (service.py, [UH-SERVICE-1] to [UH-SERVICE-8]): once it
+listens it registers, subscribes to each --subscribe pattern at --broker, answers the events
+delivered for them (status 1, code `received`), keeps its registration and subscriptions
+fresh, and unregisters on SIGTERM or SIGINT before it stops listening.
 
 Per connection ([UH-EXCHANGE-*], [UH-SECURITY-2]): frames are reassembled across reads and
 answered one by one, in order; every invalid frame gets its error reply and the connection
@@ -31,6 +38,7 @@ import socket
 import sys
 import traceback
 
+import service
 import uhome
 
 READ_CHUNK = 65536
@@ -48,8 +56,9 @@ def log(*parts) -> None:
 
 
 class Node:
-    def __init__(self, node_id: str, idle_timeout: float, max_connections: int):
+    def __init__(self, node_id: str, idle_timeout: float, max_connections: int, patterns=()):
         self.node_id = node_id
+        self.patterns = [p for p in patterns if not p.startswith(service.RESERVED)]
         self.idle_timeout = idle_timeout
         self.slots = asyncio.Semaphore(max_connections)
         self.connections: set[asyncio.Task] = set()
@@ -88,6 +97,8 @@ class Node:
                 return uhome.response(src, "healthy", uhome.MSG_HEALTHY)
             if event.type == ECHO:
                 return self.echo(event)
+            if any(service.pattern_matches(p, event.type) for p in self.patterns):
+                return uhome.response(src, "received", "Received")
             return self.no_handler()
         except uhome.EncodeError as e:
             log(f"a reply could not be framed: {e}")
@@ -255,7 +266,7 @@ def open_listener(host: str, port: int) -> socket.socket:
 
 
 async def main_async(args) -> int:
-    node = Node(args.id, args.idle_timeout, args.max_connections)
+    node = Node(args.id, args.idle_timeout, args.max_connections, args.subscribe)
     try:
         listener = open_listener(*args.listen)
     except OSError as e:
@@ -271,10 +282,21 @@ async def main_async(args) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     accepting = asyncio.create_task(node.accept_loop(listener))
+    keeper = None
+    if args.registry is not None:
+        # Registers only now that it listens ([UH-SERVICE-1]).
+        keeper = service.Keeper(args.id, f"{shown}:{port}", args.registry, args.broker,
+                                args.subscribe, args.refresh_interval, log)
+        keeping = asyncio.create_task(keeper.run())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({accepting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if accepting.done() and not accepting.cancelled() and accepting.exception():
         log("the accept loop failed:", repr(accepting.exception()))
+    if keeper is not None:
+        keeper.stopping = True
+        keeping.cancel()
+        await asyncio.wait({keeping}, timeout=3 * service.CLIENT_TIMEOUT)
+        await keeper.unregister()  # still listening ([UH-SERVICE-5])
     accepting.cancel()
     stopping.cancel()
     listener.close()
@@ -292,9 +314,24 @@ def main() -> None:
                         help="close connections without a complete frame for this long (30)")
     parser.add_argument("--max-connections", type=int, default=1024, metavar="N",
                         help="connections served at once; more wait in the backlog (1024)")
+    parser.add_argument("--registry", type=parse_listen, metavar="HOST:PORT",
+                        help="be a service: register with this registry")
+    parser.add_argument("--broker", type=parse_listen, metavar="HOST:PORT",
+                        help="the broker to subscribe at (with --registry)")
+    parser.add_argument("--subscribe", action="append", default=[], metavar="PATTERN",
+                        help="subscribe to this pattern and answer its events (repeatable)")
+    parser.add_argument("--refresh-interval", type=seconds, default=10.0, metavar="SECONDS",
+                        help="check the registration and subscribe again this often (10)")
     args = parser.parse_args()
     if args.max_connections < 1:
         parser.error("--max-connections must be at least 1")
+    if args.subscribe and (args.registry is None or args.broker is None):
+        parser.error("--subscribe needs --registry and --broker")
+    if args.refresh_interval > 30:
+        parser.error("--refresh-interval is at most 30 seconds ([UH-SERVICE-7])")
+    for pattern in args.subscribe:
+        if not service.pattern_ok(pattern):
+            parser.error(f"invalid pattern {pattern!r}")
     sys.exit(asyncio.run(main_async(args)))
 
 

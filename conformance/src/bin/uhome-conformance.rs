@@ -5,13 +5,18 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
+use std::sync::Arc;
 use uhome_conformance::case::Role;
-use uhome_conformance::cases::{catalogue, for_role};
+use uhome_conformance::cases::service::START_WAIT;
+use uhome_conformance::cases::{catalogue, for_role, starts_the_service};
+use uhome_conformance::launch::{signal_number, CommandLauncher, MeshAddrs, ServiceSetup};
+use uhome_conformance::mesh::{Mesh, Side};
 use uhome_conformance::peers::{Mode, Peer};
 use uhome_conformance::profile::Profile;
 use uhome_conformance::report::{self, exit_status, Counts, JsonReport};
 use uhome_conformance::runner::{self, CaseReport, Selection, Target};
 use uhome_conformance::{codec, embedded, spec, vectors};
+use uhome_protocol::core::REGISTER;
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +55,9 @@ struct Options {
     /// Write a JUnit XML report to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// What the node under test supports (spec/conformance-contract.md).
     #[arg(long, global = true, value_name = "FILE")]
     profile: Option<PathBuf>,
@@ -82,8 +90,9 @@ enum Command {
     },
     /// Cases every node must pass.
     Node(TargetArgs),
-    /// Node cases and the service role's.
-    Service(TargetArgs),
+    /// Node cases and the service role's: the suite starts the service under test itself,
+    /// playing its registry and broker.
+    Service(ServiceArgs),
     /// Node cases and the registry role's; the suite plays the broker.
     Registry {
         #[command(flatten)]
@@ -94,6 +103,31 @@ enum Command {
     },
     /// Node cases and the broker role's; the suite plays the registry and the services.
     Broker(TargetArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServiceArgs {
+    /// Starts the service under test, run with `sh -c` in its own process group once per
+    /// case; {registry}, {broker}, {registry_port}, {broker_port} are replaced by where the
+    /// suite listens, {listen} and {port} by a free loopback address for the service.
+    #[arg(long, value_name = "CMD")]
+    start_cmd: String,
+    /// Stops it in an orderly way, run with `sh -c`; {pid} is replaced by the start
+    /// command's process id. Without it, --stop-signal is sent to its process group.
+    #[arg(long, value_name = "CMD")]
+    stop_cmd: Option<String>,
+    /// The signal that stops it in an orderly way.
+    #[arg(long, value_name = "SIGNAL", default_value = "TERM")]
+    stop_signal: String,
+    /// Where the suite listens as the registry (port 0: a fresh ephemeral port per case).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    registry_listen: String,
+    /// Where the suite listens as the broker (port 0: a fresh ephemeral port per case).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    broker_listen: String,
+    /// The node cases' target, host:port (default: the address the service registers).
+    #[arg(long)]
+    target: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -177,19 +211,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
             )
             .await
         }
-        Some(Command::Service(t)) => {
-            one(
-                &all,
-                Role::Service,
-                "service",
-                t.target,
-                profile,
-                None,
-                &selection,
-                &options,
-            )
-            .await
-        }
+        Some(Command::Service(args)) => service(&all, args, profile, &selection, &options).await?,
         Some(Command::Broker(t)) => {
             one(
                 &all,
@@ -261,20 +283,23 @@ async fn run(cli: Cli) -> Result<u8, String> {
     }
     println!("\n{}", report::summary(&reports));
     let status = exit_status(&reports, options.strict);
+    let doc = JsonReport {
+        tool: "uhome-conformance",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        spec_version: uhome_protocol::SPEC_VERSION,
+        started,
+        strict: options.strict,
+        targets,
+        summary: Counts::of(&reports),
+        exit_status: status,
+        cases: &reports,
+    };
     if let Some(path) = &options.json {
-        let doc = JsonReport {
-            tool: "uhome-conformance",
-            tool_version: env!("CARGO_PKG_VERSION"),
-            spec_version: uhome_protocol::SPEC_VERSION,
-            started,
-            strict: options.strict,
-            targets,
-            summary: Counts::of(&reports),
-            exit_status: status,
-            cases: &reports,
-        };
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &options.html {
+        std::fs::write(path, report::html(&doc)).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if let Some(path) = &options.junit {
         std::fs::write(path, report::junit(&reports, options.strict))
@@ -313,6 +338,7 @@ async fn one(
         addr,
         profile,
         broker: broker.map(std::sync::Arc::new),
+        service: None,
     };
     let cases = for_role(all, role);
     let verbose = options.verbose;
@@ -324,6 +350,101 @@ async fn one(
     };
     let reports = runner::run_with(&cases, &target, &run, |r| print(r, verbose)).await;
     (reports, vec![target.label])
+}
+
+/// The service role: the node cases against one instance, then the cases that start their own.
+async fn service(
+    all: &[uhome_conformance::cases::Case],
+    args: ServiceArgs,
+    profile: Profile,
+    selection: &Selection,
+    options: &Options,
+) -> Result<(Vec<CaseReport>, Vec<String>), String> {
+    let launcher = CommandLauncher {
+        start: args.start_cmd.clone(),
+        stop: args.stop_cmd.clone(),
+        signal: signal_number(&args.stop_signal)?,
+    };
+    let setup = ServiceSetup {
+        launcher: Arc::new(launcher),
+        registry_listen: args.registry_listen.clone(),
+        broker_listen: args.broker_listen.clone(),
+    };
+    let (node_cases, role_cases): (Vec<_>, Vec<_>) = for_role(all, Role::Service)
+        .into_iter()
+        .filter(|c| selection.selects(&c.info.id))
+        .partition(|c| !starts_the_service(&c.info));
+    let id = run_id();
+    let verbose = options.verbose;
+    let mut reports = Vec::new();
+    let mut labels = Vec::new();
+    if !node_cases.is_empty() {
+        let transcript = uhome_conformance::case::Transcript::default();
+        let mesh = Mesh::reserve(
+            &setup.registry_listen,
+            &setup.broker_listen,
+            &transcript,
+            options.timeout,
+        )
+        .await?;
+        mesh.listen(Side::Registry).await?;
+        mesh.listen(Side::Broker).await?;
+        let addrs = MeshAddrs {
+            registry: mesh.registry_addr(),
+            broker: mesh.broker_addr(),
+        };
+        let mut instance = setup.launcher.start(&addrs).await?;
+        let registered = mesh
+            .wait_for(START_WAIT, |t| {
+                t.iter()
+                    .filter(|e| e.is_request(Side::Registry, REGISTER))
+                    .find_map(|e| e.data()?.get("address")?.as_str().map(str::to_string))
+            })
+            .await;
+        let Some(addr) = args.target.clone().or(registered) else {
+            let _ = instance.stop().await;
+            return Err(format!(
+                "the service did not register within {START_WAIT:?}: give --target for the node \
+                 cases\n{}",
+                instance.output()
+            ));
+        };
+        let target = Target {
+            label: format!("service@{addr}"),
+            addr,
+            profile: profile.clone(),
+            broker: None,
+            service: None,
+        };
+        let run = runner::RunOptions {
+            selection: selection.clone(),
+            timeout: options.timeout,
+            run_id: id.clone(),
+            restart: options.restart_cmd.clone().map(runner::Restart::Command),
+        };
+        reports.extend(runner::run_with(&node_cases, &target, &run, |r| print(r, verbose)).await);
+        labels.push(target.label);
+        if let Err(e) = instance.stop().await {
+            eprintln!("uhome-conformance: {e}");
+        }
+    }
+    if !role_cases.is_empty() {
+        let target = Target {
+            label: "service (--start-cmd)".to_string(),
+            addr: String::new(),
+            profile,
+            broker: None,
+            service: Some(setup),
+        };
+        reports.extend(
+            runner::run(&role_cases, &target, selection, options.timeout, &id, |r| {
+                print(r, verbose)
+            })
+            .await,
+        );
+        labels.push(target.label);
+    }
+    Ok((reports, labels))
 }
 
 fn list(all: &[uhome_conformance::cases::Case], as_json: bool) {

@@ -33,7 +33,7 @@ pub(super) fn cases() -> Vec<Case> {
         case("UH-BROKER-2/list-update-drops-removed", &["UH-BROKER-2"], Must, Broker,
             "a new list keeps the subscriptions of kept nodes and drops those of removed nodes", list_update),
         case("UH-BROKER-1/refused-list-unchanged", &["UH-BROKER-1"], Must, Broker,
-            "a list that repeats a node id is refused invalid_data and leaves the list as it was", refused_list),
+            "a list that repeats a node id is refused invalid_data and leaves the list as it was (its node can still subscribe)", refused_list),
         case("UH-BROKER-6/publisher-need-not-be-registered", &["UH-BROKER-6", "UH-BROKER-9"], Must, Broker,
             "a publish from a node id not in the list is answered published", unlisted_publisher),
     ]
@@ -364,8 +364,11 @@ fn list_update(ctx: &Ctx) -> CaseFuture<'_> {
 fn refused_list(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let node = ctx.peer("steady", Mode::Healthy).await?;
+        let other = ctx.peer("repeated", Mode::Healthy).await?;
         set_list(ctx, &[&node]).await?;
-        let twice = json!({"nodes": [{"nodeId": node.id(), "address": node.addr()}, {"nodeId": node.id(), "address": node.addr()}]});
+        // A list without the listed node: applying it would drop the node.
+        let entry = json!({"nodeId": other.id(), "address": other.addr()});
+        let twice = json!({"nodes": [entry, entry]});
         let reply = ctx
             .call(&Request::new(NODES, Some(twice)).from(REGISTRY))
             .await?;

@@ -4,6 +4,7 @@ mod audit;
 mod broker;
 mod node;
 mod registry;
+pub mod service;
 mod vectors;
 
 use std::sync::Arc;
@@ -76,8 +77,15 @@ pub fn catalogue() -> Vec<Case> {
     all.extend(vectors::cases());
     all.extend(registry::cases());
     all.extend(broker::cases());
+    all.extend(service::cases());
     all.extend(audit::cases());
     all
+}
+
+/// Whether a case starts the service under test itself (the service role's cases), rather
+/// than talking to a running node.
+pub fn starts_the_service(info: &CaseInfo) -> bool {
+    info.role == Role::Service && info.id.starts_with("UH-SERVICE-")
 }
 
 /// The cases that apply to a target of `role` (`Any` runs the node cases only).

@@ -106,6 +106,35 @@ pub fn replay(bytes: &[u8]) -> (Vec<(String, String)>, Vec<String>) {
     (nodes, problems)
 }
 
+/// Writes a damaged log's bytes to a new file `registry.log.damaged-<unix time>` (with
+/// `-1`, `-2`, … when that name is taken: a backup is never overwritten).
+fn keep_damaged(dir: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for n in 0..10_000u32 {
+        let name = match n {
+            0 => format!("{LOG_FILE}.damaged-{stamp}"),
+            n => format!("{LOG_FILE}.damaged-{stamp}-{n}"),
+        };
+        let kept = dir.join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&kept) {
+            Ok(mut file) => {
+                file.write_all(bytes)?;
+                file.sync_all()?;
+                return Ok(kept);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free name for a backup of the damaged log",
+    ))
+}
+
 impl Store {
     /// Opens (or creates) the log in `dir` and recovers the list. A damaged log is kept as
     /// `registry.log.damaged-<unix time>` and replaced by a snapshot of what was intact.
@@ -118,16 +147,11 @@ impl Store {
             Err(e) => return Err(e),
         };
         let (nodes, problems) = replay(&bytes);
-        let mut backup = None;
-        if !problems.is_empty() {
-            let stamp = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let kept = dir.join(format!("{LOG_FILE}.damaged-{stamp}"));
-            fs::copy(&path, &kept)?;
-            backup = Some(kept);
-        }
+        let backup = if problems.is_empty() {
+            None
+        } else {
+            Some(keep_damaged(dir, &bytes)?)
+        };
         let mut store = Store {
             dir: dir.to_path_buf(),
             file: OpenOptions::new().create(true).append(true).open(&path)?,
@@ -242,5 +266,24 @@ mod tests {
         let (_, again) = Store::open(dir.path()).unwrap();
         assert_eq!(again.nodes.len(), 2);
         assert!(again.problems.is_empty(), "the snapshot is clean");
+    }
+
+    #[test]
+    fn damaged_starts_within_one_second_keep_every_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kept = Vec::new();
+        for i in 0..3u8 {
+            let mut log = encode(&reg("a", "h:1"));
+            log.extend(format!("damage {i}\n").as_bytes());
+            fs::write(dir.path().join(LOG_FILE), &log).unwrap();
+            let (_, recovered) = Store::open(dir.path()).unwrap();
+            let backup = recovered.backup.unwrap();
+            kept.push((backup, log));
+        }
+        let names: std::collections::HashSet<_> = kept.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(names.len(), 3, "{kept:?}");
+        for (path, log) in kept {
+            assert_eq!(fs::read(&path).unwrap(), log, "{}", path.display());
+        }
     }
 }

@@ -303,7 +303,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
                     Ok(reply) => reply
                         .data_value()
                         .and_then(|d| d.get("delivered").and_then(Value::as_u64))
-                        .ok_or_else(|| format!("publish refused: {:?}", reply.message())),
+                        .ok_or_else(|| format!("publish refused: {}", reply.describe())),
                     Err(e) => Err(e.to_string()),
                 };
                 (state, r)

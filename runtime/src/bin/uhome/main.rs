@@ -1,7 +1,9 @@
 //! `uhome`: run a µHome mesh or its parts, send and publish events, explore in a REPL.
 
 mod bench;
+mod config_file;
 mod repl;
+mod sub;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use uhome_runtime::broker::{self, BrokerConfig};
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::config::{self, ServerConfig};
 use uhome_runtime::registry::{self, RegistryConfig};
-use uhome_runtime::service::{self, Service};
+use uhome_runtime::service::{self, Service, ServiceBuilder};
 use uhome_runtime::{Client, Reply, ReplyEvent, Request};
 
 #[derive(Parser)]
@@ -51,17 +53,24 @@ enum Command {
     /// Send one event to a node and print the reply as JSON.
     ///
     /// Exit status: 0 for a reply with status 1; 10 for status 0 (the node's fault); 12 for
-    /// status 2 (the request's fault); 13 for a reserved status; 1 when no reply came.
+    /// status 2 (the request's fault); 13 for a reserved status; 11 when a core type
+    /// (`µHome.core.*`) is answered `no_handler` or without the members it defines; 1 when
+    /// no reply came.
     Send(SendArgs),
     /// Publish an event through the broker and print the delivery report.
     Publish(PublishArgs),
     /// List the nodes the registry knows.
     Nodes(NodesArgs),
+    /// Subscribe to patterns and print each event as it arrives, as a temporary node that
+    /// registers, subscribes, and unregisters on exit or Ctrl-C.
+    Sub(sub::SubArgs),
     /// An interactive shell for every command, with line editing and history; nodes started
     /// there run in the background.
     Repl(ReplArgs),
     /// Measure request/reply latency and throughput, and publish fan-out, on loopback.
     Bench(bench::BenchArgs),
+    /// Configuration files: `uhome config example [COMMAND]` prints a commented one.
+    Config(config_file::ConfigArgs),
 }
 
 #[derive(Args, Clone)]
@@ -136,6 +145,8 @@ struct MeshArgs {
     #[command(flatten)]
     state: StateArgs,
     #[command(flatten)]
+    file: config_file::ConfigArg,
+    #[command(flatten)]
     node: NodeArgs,
 }
 
@@ -147,6 +158,8 @@ struct BrokerArgs {
     /// Registry to ask for the node list at start.
     #[arg(long)]
     registry: Option<String>,
+    #[command(flatten)]
+    file: config_file::ConfigArg,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -161,6 +174,8 @@ struct RegistryArgs {
     broker: String,
     #[command(flatten)]
     state: StateArgs,
+    #[command(flatten)]
+    file: config_file::ConfigArg,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -192,7 +207,33 @@ struct ServiceArgs {
     #[arg(long, value_name = "PATTERN")]
     log: Vec<String>,
     #[command(flatten)]
+    keep: KeepArgs,
+    #[command(flatten)]
+    file: config_file::ConfigArg,
+    #[command(flatten)]
     node: NodeArgs,
+}
+
+/// How a service waits for the registry and the broker and keeps its place ([UH-SERVICE-6],
+/// [UH-SERVICE-7]).
+#[derive(Args, Clone)]
+struct KeepArgs {
+    /// Check that the registry lists the service, and send the subscriptions again, this
+    /// often (at most 30s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    refresh_interval: Duration,
+    /// Exit with an error once the registry or the broker has been out of reach this long
+    /// [default: wait forever, retrying 100ms, 200ms, … up to every 10s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    give_up_after: Option<Duration>,
+}
+
+impl KeepArgs {
+    fn apply(&self, builder: ServiceBuilder) -> ServiceBuilder {
+        builder
+            .refresh_interval(self.refresh_interval)
+            .give_up_after(self.give_up_after)
+    }
 }
 
 #[derive(Args)]
@@ -278,13 +319,22 @@ fn init_logging(format: LogFormat, default: &str) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match config_file::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(config_file::ParseError::Usage(e)) => e.exit(),
+        Err(config_file::ParseError::File(message)) => {
+            eprintln!("uhome: {message}");
+            return ExitCode::from(2);
+        }
+    };
     // Commands that print results keep the terminal for them; nodes log what they do.
     let quiet = matches!(
         cli.command,
         Command::Send(_)
             | Command::Publish(_)
             | Command::Nodes(_)
+            | Command::Sub(_)
+            | Command::Config(_)
             | Command::Repl(_)
             | Command::Bench(_)
     );
@@ -332,6 +382,46 @@ pub(crate) fn exit_for(reply: &ReplyEvent) -> ExitCode {
     }
 }
 
+/// `uhome send`'s exit status when a core type's reply is not its answer.
+const EXIT_NOT_THE_ANSWER: u8 = 11;
+
+/// Why `reply` is not the answer a core request of `event_type` expects: `no_handler`, or a
+/// success without the members the type defines. `None` for other types and for refusals
+/// (their status says it).
+pub(crate) fn core_answer_problem(
+    addr: &str,
+    event_type: &str,
+    reply: &ReplyEvent,
+) -> Option<String> {
+    use uhome_protocol::core;
+    let (role, members): (&str, &[&str]) = match event_type {
+        core::HEALTHCHECK => (
+            "node (v0.0.1 brokers and registries have no healthcheck)",
+            &[],
+        ),
+        core::REGISTER => ("registry", &["address"]),
+        core::UNREGISTER => ("registry", &[]),
+        core::DISCOVER => ("registry", &["nodes"]),
+        core::NODES | core::SUBSCRIBE => ("broker", &[]),
+        core::UNSUBSCRIBE => ("broker", &["removed"]),
+        core::PUBLISH => ("broker", &["delivered", "failed"]),
+        _ => return None,
+    };
+    if reply.is_no_handler() {
+        return Some(format!(
+            "{addr} has no handler for {event_type}: is it a µHome {role}?"
+        ));
+    }
+    if !reply.is_success() {
+        return None;
+    }
+    let data = reply.data_value().unwrap_or_default();
+    members
+        .iter()
+        .find(|m| data.get(**m).is_none())
+        .map(|m| format!("{addr} answered {event_type} without `{m}`: is it a µHome {role}?"))
+}
+
 fn print_json(value: &Value) {
     println!(
         "{}",
@@ -366,6 +456,7 @@ async fn run(
 ) -> Result<ExitCode, String> {
     match command {
         Command::Mesh(args) => {
+            args.file.announce();
             let broker = broker::start(
                 &args.broker_listen,
                 BrokerConfig {
@@ -398,6 +489,7 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Broker(args) => {
+            args.file.announce();
             let broker = broker::start(
                 &args.listen,
                 BrokerConfig {
@@ -414,6 +506,7 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Registry(args) => {
+            args.file.announce();
             let config = args.state.registry(Some(args.broker), &args.node)?;
             let registry = registry::start(&args.listen, config)
                 .await
@@ -433,6 +526,10 @@ async fn run(
                 .await
                 .map_err(|e| e.to_string())?;
             print_json(&reply.to_json());
+            if let Some(problem) = core_answer_problem(&args.addr, &args.event_type, &reply) {
+                eprintln!("uhome: {problem}");
+                return Ok(ExitCode::from(EXIT_NOT_THE_ANSWER));
+            }
             Ok(exit_for(&reply))
         }
         Command::Publish(args) => {
@@ -449,23 +546,23 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Nodes(args) => {
-            let reply = args
-                .client
-                .client()
-                .request(&args.registry, uhome_protocol::core::DISCOVER, None)
+            let nodes = service::discover(&args.client.client(), &args.registry)
                 .await
                 .map_err(|e| e.to_string())?;
-            match reply.data_value().filter(|_| reply.is_success()) {
-                Some(data) => {
-                    print_json(data.get("nodes").unwrap_or(&Value::Null));
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => {
-                    print_json(&reply.to_json());
-                    Ok(exit_for(&reply))
-                }
-            }
+            let list: Vec<Value> = nodes
+                .iter()
+                .map(|(id, address)| json!({ "nodeId": id, "address": address }))
+                .collect();
+            print_json(&Value::Array(list));
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Sub(args) => sub::run(args, stop).await,
+        Command::Config(args) => match args.action {
+            config_file::ConfigAction::Example { command } => {
+                print!("{}", config_file::example(command));
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::Repl(_) => Err("already in the REPL".into()),
         Command::Bench(args) => bench::run(args).await,
     }
@@ -475,6 +572,7 @@ async fn run_service(
     args: ServiceArgs,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<ExitCode, String> {
+    args.file.announce();
     let listen = args
         .listen
         .clone()
@@ -512,9 +610,17 @@ async fn run_service(
             })
             .subscribe(pattern.clone());
     }
-    let service = builder.start().await.map_err(|e| e.to_string())?;
+    let service = args
+        .keep
+        .apply(builder)
+        .spawn()
+        .await
+        .map_err(|e| e.to_string())?;
     eprintln!("µHome service {} on {}", service.id(), service.local_addr());
-    stop.await;
+    let outcome = tokio::select! {
+        () = stop => Ok(ExitCode::SUCCESS),
+        e = service.failed() => Err(e.to_string()),
+    };
     service.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    outcome
 }

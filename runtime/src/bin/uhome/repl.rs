@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use rustyline::error::ReadlineError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +14,7 @@ const HELP: &str = "\
 Every uhome command works here, without the leading `uhome` (quote DATA as in a shell):
   send ADDR TYPE [DATA]    publish TYPE [DATA]    nodes    bench
   mesh | broker | registry | service …   start a node in the background
+  sub PATTERN…             print matching events in the background (stop N ends it)
   <command> --help         that command's options
 and the shell's own:
   jobs                     list the nodes started here
@@ -43,6 +44,16 @@ fn with_defaults(mut words: Vec<String>, args: &ReplArgs) -> Vec<String> {
         Some("publish") if !has("--broker") => vec!["--broker".to_string(), args.broker.clone()],
         Some("nodes") if !has("--registry") => {
             vec!["--registry".to_string(), args.registry.clone()]
+        }
+        Some("sub") => {
+            let mut add = Vec::new();
+            if !has("--broker") {
+                add.extend(["--broker".to_string(), args.broker.clone()]);
+            }
+            if !has("--registry") {
+                add.extend(["--registry".to_string(), args.registry.clone()]);
+            }
+            add
         }
         _ => Vec::new(),
     };
@@ -99,10 +110,14 @@ async fn execute(line: &str, args: &ReplArgs, jobs: &mut Vec<Job>) -> Next {
         _ => {}
     }
     let words = with_defaults(words, args);
-    let cli = match Cli::try_parse_from(std::iter::once("uhome".to_string()).chain(words)) {
+    let cli = match crate::config_file::parse(std::iter::once("uhome".to_string()).chain(words)) {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(crate::config_file::ParseError::Usage(e)) => {
             let _ = e.print();
+            return Next::Continue;
+        }
+        Err(crate::config_file::ParseError::File(message)) => {
+            println!("error: {message}");
             return Next::Continue;
         }
     };
@@ -111,7 +126,8 @@ async fn execute(line: &str, args: &ReplArgs, jobs: &mut Vec<Job>) -> Next {
         command @ (Command::Mesh(_)
         | Command::Broker(_)
         | Command::Registry(_)
-        | Command::Service(_)) => {
+        | Command::Service(_)
+        | Command::Sub(_)) => {
             let stop = CancellationToken::new();
             let token = stop.clone();
             let task = tokio::spawn(async move {
@@ -196,6 +212,7 @@ pub fn run_repl(args: ReplArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn defaults_fill_in_missing_addresses() {
