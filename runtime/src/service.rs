@@ -646,6 +646,7 @@ async fn keep(shared: Arc<Shared>, state: watch::Sender<Readiness>, stop: Cancel
     let mut keep = Keep::default();
     let mut waiter = Waiter::new(&shared);
     loop {
+        let began = Instant::now();
         let outcome = tokio::select! {
             outcome = shared.round(&mut keep) => outcome,
             () = stop.cancelled() => return,
@@ -658,7 +659,9 @@ async fn keep(shared: Arc<Shared>, state: watch::Sender<Readiness>, stop: Cancel
                     *s = Readiness::Ready;
                     starting
                 });
-                shared.refresh
+                // Rounds begin one refresh interval apart ([UH-SERVICE-7]: at least once
+                // per interval).
+                shared.refresh.saturating_sub(began.elapsed())
             }
             Err(Failure::Retry(what)) => match waiter.failed(&shared.id, &what) {
                 Some(pause) => pause,
@@ -781,6 +784,10 @@ impl Service {
             return Err(ServiceError::Pattern(pattern.to_string()));
         }
         let broker = self.broker()?;
+        if self.shared.registry.is_some() {
+            // Never a subscribe before a successful registration ([UH-SERVICE-2]).
+            self.ready().await?;
+        }
         {
             let mut patterns = lock(&self.shared.patterns);
             if !patterns.iter().any(|p| p == pattern) {
