@@ -841,9 +841,14 @@ fn the_broker_logs_the_node_list_only_when_it_changes_and_says_how() {
         &r,
         "--broker",
         &b,
+        "--log",
+        "home.>",
+        "--refresh-interval",
+        "200ms",
     ]);
     wait_listed(&r, "lamp");
-    // Twenty health rounds, each pushing the same list to the broker.
+    // Twenty health rounds, each pushing the same list to the broker, and ten refreshes of
+    // the service, each subscribing again.
     std::thread::sleep(Duration::from_secs(2));
     let pid = mesh.id().to_string();
     assert!(Command::new("kill")
@@ -859,6 +864,9 @@ fn the_broker_logs_the_node_list_only_when_it_changes_and_says_how() {
         list_lines[0].contains(&format!("node list: +lamp (127.0.0.1:{service})")),
         "{log}"
     );
+    let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("uhome_runtime::broker: subscribed"), 1, "{log}");
+    assert_eq!(count("uhome_runtime::registry: registered"), 1, "{log}");
 }
 
 #[test]
