@@ -53,8 +53,10 @@ fn case_ids_are_unique_and_cite_existing_requirements() {
 
 #[test]
 fn every_must_observable_on_the_wire_is_covered() {
+    // Only a MUST case's failure is a FAIL: a MUST covered by SHOULD cases alone escapes.
     let covered: BTreeSet<String> = catalogue()
         .iter()
+        .filter(|c| c.info.level == Level::Must)
         .flat_map(|c| c.info.requirements.clone())
         .collect();
     let reqs = requirements();
