@@ -311,7 +311,7 @@ async fn reports_with(
         run_id: "diagnosis".into(),
         restart,
     };
-    // The cases that start a service themselves are judged in tests/service_role.rs.
+    // The cases that start the service themselves are judged in tests/service_role.rs.
     let cases: Vec<_> = for_role(&catalogue(), Role::Service)
         .into_iter()
         .filter(|c| !starts_the_service(&c.info))

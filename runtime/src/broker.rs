@@ -146,8 +146,11 @@ impl Shared {
         }
         let patterns = state.subscriptions.entry(node_id.clone()).or_default();
         if kind == CoreType::Subscribe {
-            patterns.insert(pattern.clone());
-            tracing::info!(node = %node_id, %pattern, "subscribed");
+            if patterns.insert(pattern.clone()) {
+                tracing::info!(node = %node_id, %pattern, "subscribed");
+            } else {
+                tracing::debug!(node = %node_id, %pattern, "subscription repeated");
+            }
             Reply::data(&Response::of(Code::Subscribed))
         } else {
             let removed = patterns.remove(&pattern);

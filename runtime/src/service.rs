@@ -124,7 +124,7 @@ pub struct PublishReport {
 /// How the unregistration at shutdown went ([UH-SERVICE-5]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unregistration {
-    /// No registry is configured, or no registration was ever sent.
+    /// No registry is configured, or no registration succeeded.
     NotNeeded,
     /// The registry removed the node.
     Unregistered,
@@ -312,7 +312,7 @@ impl ServiceBuilder {
             broker: self.broker,
             patterns: Mutex::new(patterns),
             subscribed: Mutex::new(HashSet::new()),
-            register_sent: AtomicBool::new(false),
+            ever_registered: AtomicBool::new(false),
             backoff: self.backoff,
             give_up_after: self.give_up_after,
             refresh: self.refresh,
@@ -394,7 +394,9 @@ struct Shared {
     patterns: Mutex<Vec<String>>,
     /// Patterns whose subscription was logged since the last registration.
     subscribed: Mutex<HashSet<String>>,
-    register_sent: AtomicBool,
+    /// A registration succeeded once: only then does shutdown unregister the id, which
+    /// may otherwise be another node's.
+    ever_registered: AtomicBool,
     backoff: (Duration, Duration),
     give_up_after: Option<Duration>,
     refresh: Duration,
@@ -419,7 +421,6 @@ impl Shared {
 
     async fn register(&self, registry: &str) -> Result<Registered, Failure> {
         let data = json!({ "nodeId": self.id, "address": self.advertised });
-        self.register_sent.store(true, Ordering::Relaxed);
         let reply = self
             .client
             .request(registry, core::REGISTER, Some(&data))
@@ -554,6 +555,7 @@ impl Shared {
                     }
                 }
                 keep.registered = true;
+                self.ever_registered.store(true, Ordering::Relaxed);
             }
         }
         if let Some(broker) = &self.broker {
@@ -644,6 +646,7 @@ async fn keep(shared: Arc<Shared>, state: watch::Sender<Readiness>, stop: Cancel
     let mut keep = Keep::default();
     let mut waiter = Waiter::new(&shared);
     loop {
+        let began = Instant::now();
         let outcome = tokio::select! {
             outcome = shared.round(&mut keep) => outcome,
             () = stop.cancelled() => return,
@@ -656,7 +659,9 @@ async fn keep(shared: Arc<Shared>, state: watch::Sender<Readiness>, stop: Cancel
                     *s = Readiness::Ready;
                     starting
                 });
-                shared.refresh
+                // Rounds begin one refresh interval apart ([UH-SERVICE-7]: at least once
+                // per interval).
+                shared.refresh.saturating_sub(began.elapsed())
             }
             Err(Failure::Retry(what)) => match waiter.failed(&shared.id, &what) {
                 Some(pause) => pause,
@@ -779,6 +784,10 @@ impl Service {
             return Err(ServiceError::Pattern(pattern.to_string()));
         }
         let broker = self.broker()?;
+        if self.shared.registry.is_some() {
+            // Never a subscribe before a successful registration ([UH-SERVICE-2]).
+            self.ready().await?;
+        }
         {
             let mut patterns = lock(&self.shared.patterns);
             if !patterns.iter().any(|p| p == pattern) {
@@ -863,7 +872,7 @@ impl Service {
         let Some(registry) = &shared.registry else {
             return Unregistration::NotNeeded;
         };
-        if !shared.register_sent.load(Ordering::Relaxed) {
+        if !shared.ever_registered.load(Ordering::Relaxed) {
             return Unregistration::NotNeeded;
         }
         let data = json!({ "nodeId": shared.id });

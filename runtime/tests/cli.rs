@@ -848,9 +848,14 @@ fn the_broker_logs_the_node_list_only_when_it_changes_and_says_how() {
         &r,
         "--broker",
         &b,
+        "--log",
+        "home.>",
+        "--refresh-interval",
+        "200ms",
     ]);
     wait_listed(&r, "lamp");
-    // Twenty health rounds, each pushing the same list to the broker.
+    // Twenty health rounds, each pushing the same list to the broker, and ten refreshes of
+    // the service, each subscribing again.
     std::thread::sleep(Duration::from_secs(2));
     let pid = mesh.id().to_string();
     assert!(Command::new("kill")
@@ -866,4 +871,109 @@ fn the_broker_logs_the_node_list_only_when_it_changes_and_says_how() {
         list_lines[0].contains(&format!("node list: +lamp (127.0.0.1:{service})")),
         "{log}"
     );
+    let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("uhome_runtime::broker: subscribed"), 1, "{log}");
+    assert_eq!(count("uhome_runtime::registry: registered"), 1, "{log}");
+}
+
+#[test]
+fn uhome_service_waits_for_a_mesh_started_later_and_logs_each_wait_once() {
+    let (broker, registry, service) = (free_port(), free_port(), free_port());
+    let (b, r) = (
+        format!("127.0.0.1:{broker}"),
+        format!("127.0.0.1:{registry}"),
+    );
+    let out = run_bounded(&[
+        "service",
+        "--port",
+        "0",
+        "--registry",
+        &r,
+        "--broker",
+        &b,
+        "--give-up-after",
+        "500ms",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "uhome: gave up after 500ms: cannot reach the registry at {r}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut lamp = Command::new(UHOME)
+        .args([
+            "service",
+            "--id",
+            "early-lamp",
+            "--port",
+            &service.to_string(),
+            "--registry",
+            &r,
+            "--broker",
+            &b,
+            "--log",
+            "home.>",
+        ])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let printed = {
+        let stdout = lamp.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    };
+    wait_healthy(&format!("127.0.0.1:{service}"));
+    std::thread::sleep(Duration::from_secs(3));
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &b,
+        "--registry-listen",
+        &r,
+    ]);
+    wait_listed(&r, "early-lamp");
+    let mut delivered = serde_json::Value::Null;
+    for _ in 0..50 {
+        delivered = json(&run(&["publish", "home.hall", "1", "--broker", &b]))["delivered"].clone();
+        if delivered == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(delivered, 1);
+    let line = printed.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(line.contains("early-lamp received home.hall"), "{line}");
+    let pid = lamp.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = lamp.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    let waits: Vec<&str> = log.lines().filter(|l| l.contains("next try in")).collect();
+    assert!(waits.len() >= 3, "{log}");
+    let distinct: std::collections::HashSet<&str> = waits
+        .iter()
+        .map(|l| l.split("next try in ").nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(distinct.len(), waits.len(), "one line per step: {log}");
+    assert!(
+        log.contains("reached the registry and the broker after"),
+        "{log}"
+    );
+    assert!(log.contains("unregistered"), "{log}");
 }

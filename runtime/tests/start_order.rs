@@ -222,9 +222,10 @@ async fn a_service_gives_up_only_when_told_to() {
             .is_err(),
         "without a give-up time it keeps trying"
     );
-    assert!(
-        matches!(forever.shutdown().await, Unregistration::Failed(e) if e.contains("cannot connect")),
-        "the unregister finds nobody"
+    assert_eq!(
+        forever.shutdown().await,
+        Unregistration::NotNeeded,
+        "never registered: nothing to unregister"
     );
 }
 
@@ -272,5 +273,31 @@ async fn a_registry_that_is_a_broker_is_refused_for_good_with_a_clear_message() 
         .err()
         .expect("over 30 s");
     assert!(refresh.to_string().contains("at most 30s"), "{refresh}");
+    mesh.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_held_by_another_healthy_node_is_a_refusal_not_a_registration() {
+    let mesh = Mesh::start().await;
+    let first = mesh.service("twin").start().await.unwrap();
+    let error = mesh
+        .service("twin")
+        .start()
+        .await
+        .err()
+        .expect("a registry with codes refuses `already_registered`");
+    let ServiceError::Refused {
+        code, description, ..
+    } = &error
+    else {
+        panic!("{error}")
+    };
+    assert_eq!(code.as_deref(), Some("already_registered"));
+    assert!(description.contains("Node already exists"), "{description}");
+    assert_eq!(
+        mesh.registry.nodes(),
+        vec![("twin".to_string(), first.local_addr().to_string())]
+    );
+    first.shutdown().await;
     mesh.shutdown().await;
 }

@@ -1238,18 +1238,15 @@ async fn already_exists_counts_as_registered(ctx: &Ctx) -> CaseResult {
         let start = Instant::now();
         run.launch().await?;
         let first = run.registered(start, START_WAIT).await?;
-        // From the registration request on: a subscribe sent before the reply is
-        // UH-SERVICE-2's to judge, not this case's.
-        let sent =
-            register_request_before(&run.mesh.timeline(), first.at).map_or(first.at, |r| r.at);
+        // A refusal taken as one is retried before any subscribe; a subscribe sent since the
+        // start, even before the reply (UH-SERVICE-2's to judge), shows it went on.
         let next = run
             .mesh
             .wait_for(STEP_WAIT, |t| {
                 t.iter()
                     .find(|e| {
-                        e.at > sent
-                            && (e.is_request(Side::Broker, core::SUBSCRIBE)
-                                || e.is_request(Side::Registry, core::REGISTER))
+                        (e.at >= start && e.is_request(Side::Broker, core::SUBSCRIBE))
+                            || (e.at > first.at && e.is_request(Side::Registry, core::REGISTER))
                     })
                     .cloned()
             })

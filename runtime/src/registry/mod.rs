@@ -157,12 +157,14 @@ impl Shared {
             return fail(Code::Unhealthy, "Unhealthy service");
         }
         let version;
+        let moved_from;
         {
             let _change = self.changes.lock().await;
             let existing = lock(&self.nodes)
                 .iter()
                 .find(|e| e.node_id == node_id)
                 .map(|e| e.address.clone());
+            moved_from = existing.clone();
             match existing {
                 Some(old) if old == address => {}
                 Some(old) => {
@@ -204,7 +206,15 @@ impl Shared {
             }
             version = self.bump();
         }
-        tracing::info!(node = %node_id, %address, "registered");
+        match moved_from {
+            None => tracing::info!(node = %node_id, %address, "registered"),
+            Some(old) if old == address => {
+                tracing::debug!(node = %node_id, %address, "registration repeated")
+            }
+            Some(old) => {
+                tracing::info!(node = %node_id, %address, from = %old, "re-registered at a new address")
+            }
+        }
         self.pushed(version).await;
         Reply::data(&Registered::new(&node_id, &address))
     }
