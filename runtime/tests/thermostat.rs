@@ -1,5 +1,12 @@
 //! `examples/thermostat.rs` against an in-process mesh.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
+
 mod common;
 
 #[path = "../examples/thermostat.rs"]
