@@ -184,7 +184,7 @@ impl Conn {
         }
     }
 
-    /// Closes gracefully: FIN, then reads until the peer closes or [`DRAIN`] passes.
+    /// Closes gracefully: FIN, then reads until the peer closes or `DRAIN` passes.
     pub async fn close(mut self) {
         if let Some(stream) = self.stream.take() {
             drain(stream).await;
