@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use uhome_protocol::core::{CoreType, ERROR, RESPONSE};
+use uhome_protocol::core_events::{CoreType, ERROR, RESPONSE};
 use uhome_protocol::{Code, Frame, Message};
 
 use crate::case::Transcript;

@@ -51,7 +51,7 @@ impl Ctx {
 
     /// The node still answers a healthcheck from a new connection ([UH-EXCHANGE-8]).
     pub async fn still_serving(&self, after: &str) -> CaseResult {
-        let request = Request::new(uhome_protocol::core::HEALTHCHECK, None);
+        let request = Request::new(uhome_protocol::core_events::HEALTHCHECK, None);
         match self.call(&request).await {
             Ok(reply) if reply.status == 1 => Ok(()),
             Ok(reply) => Err(violation(

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use uhome_protocol::core::{self, address_ok, BROKER_ID, REGISTRY_ID};
+use uhome_protocol::core_events::{self, address_ok, BROKER_ID, REGISTRY_ID};
 use uhome_protocol::{Decoded, Frame, Message};
 
 use crate::case::Transcript;
@@ -389,9 +389,9 @@ async fn serve(mut stream: TcpStream, side: Side, state: Arc<State>) {
 /// A reply frame: `body` is `data` for status 1 and `error` otherwise.
 fn reply(side: Side, status: u8, body: Value) -> Vec<u8> {
     let (event_type, member) = if status == 1 {
-        (core::RESPONSE, "data")
+        (core_events::RESPONSE, "data")
     } else {
-        (core::ERROR, "error")
+        (core_events::ERROR, "error")
     };
     let timestamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let mut event = json!({
@@ -487,14 +487,14 @@ fn no_handler(legacy: bool) -> Answer {
 const REGISTER_FAILED: &str = "Failed to register microservice";
 
 async fn health_check(address: &str, state: &State) -> Happening {
-    let request = Request::new(core::HEALTHCHECK, None).from(REGISTRY_ID);
+    let request = Request::new(core_events::HEALTHCHECK, None).from(REGISTRY_ID);
     let outcome = match Conn::open(address, &state.transcript, state.timeout).await {
         Ok(mut conn) => conn.call(&request.encode()).await,
         Err(e) => Err(e),
     };
     let (healthy, summary) = match outcome {
         Ok(r) => (
-            r.status == 1 && r.event_type == core::RESPONSE && r.code() == Some("healthy"),
+            r.status == 1 && r.event_type == core_events::RESPONSE && r.code() == Some("healthy"),
             r.summary(),
         ),
         Err(crate::case::Problem::Violation { actual, .. }) => (false, actual),
@@ -516,10 +516,10 @@ async fn registry(event_type: &str, data: Option<&Value>, state: &State) -> Answ
     let code = |c: &'static str| (!script.legacy).then_some(c);
     let node_id = data.and_then(|d| d.get("nodeId")).and_then(Value::as_str);
     match event_type {
-        core::HEALTHCHECK if !script.legacy => {
+        core_events::HEALTHCHECK if !script.legacy => {
             Answer::ok(body("Service is healthy", Some("healthy"), None))
         }
-        core::REGISTER => {
+        core_events::REGISTER => {
             let address = data.and_then(|d| d.get("address")).and_then(Value::as_str);
             let (Some(node_id), Some(address)) = (node_id, address.filter(|a| address_ok(a)))
             else {
@@ -568,7 +568,7 @@ async fn registry(event_type: &str, data: Option<&Value>, state: &State) -> Answ
             data["address"] = address.into();
             Answer::ok(data)
         }
-        core::UNREGISTER => {
+        core_events::UNREGISTER => {
             let known = state.nodes.lock().ok().and_then(|nodes| {
                 nodes
                     .iter()
@@ -613,7 +613,7 @@ async fn registry(event_type: &str, data: Option<&Value>, state: &State) -> Answ
                 ),
             }
         }
-        core::DISCOVER if !script.legacy => {
+        core_events::DISCOVER if !script.legacy => {
             let nodes: Vec<Value> = state
                 .nodes
                 .lock()
@@ -641,15 +641,16 @@ fn broker(event_type: &str, source: &str, data: Option<&Value>, state: &State) -
         .unwrap_or_default();
     let member = |name: &str| data.and_then(|d| d.get(name)).and_then(Value::as_str);
     match event_type {
-        core::HEALTHCHECK => Answer::ok(body("Service is healthy", Some("healthy"), None)),
-        core::SUBSCRIBE => {
-            let Some(pattern) = member("subscribe").filter(|p| core::pattern_ok(p)) else {
+        core_events::HEALTHCHECK => Answer::ok(body("Service is healthy", Some("healthy"), None)),
+        core_events::SUBSCRIBE => {
+            let Some(pattern) = member("subscribe").filter(|p| core_events::is_valid_pattern(p))
+            else {
                 return Answer::refused(
                     2,
                     body(
                         SUBSCRIBE_FAILED,
                         Some("invalid_data"),
-                        Some(core::REASON_NO_SUBSCRIBE),
+                        Some(core_events::REASON_NO_SUBSCRIBE),
                     ),
                 );
             };
@@ -672,7 +673,7 @@ fn broker(event_type: &str, source: &str, data: Option<&Value>, state: &State) -
             let code = (!script.legacy).then_some("subscribed");
             Answer::ok(body("Successful subscribed to event", code, None))
         }
-        core::UNSUBSCRIBE => {
+        core_events::UNSUBSCRIBE => {
             let pattern = member("unsubscribe").unwrap_or_default();
             let removed = state.subscriptions.lock().is_ok_and(|mut subs| {
                 subs.get_mut(source).is_some_and(|list| {
@@ -689,13 +690,13 @@ fn broker(event_type: &str, source: &str, data: Option<&Value>, state: &State) -
             data["removed"] = removed.into();
             Answer::ok(data)
         }
-        core::PUBLISH => {
+        core_events::PUBLISH => {
             let mut data = body("Event published", Some("published"), None);
             data["delivered"] = 0.into();
             data["failed"] = json!([]);
             Answer::ok(data)
         }
-        core::NODES => Answer::ok(body(
+        core_events::NODES => Answer::ok(body(
             "Succesfully updated active nodes",
             Some("nodes_updated"),
             None,

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use uhome_protocol::core::{CoreType, ERROR, NODES, RESPONSE};
+use uhome_protocol::core_events::{CoreType, ERROR, NODES, RESPONSE};
 use uhome_protocol::reply::Response;
 use uhome_protocol::{
     encode_event, Body, Code, Decoded, Envelope, Frame, Json, Message, MAX_FRAME_LEN, V2,

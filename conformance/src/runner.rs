@@ -172,7 +172,7 @@ pub async fn alive(addr: &str, timeout: Duration) -> Result<(), String> {
                 continue;
             }
         };
-        let health = Request::new(uhome_protocol::core::HEALTHCHECK, None).encode();
+        let health = Request::new(uhome_protocol::core_events::HEALTHCHECK, None).encode();
         if conn.send(&health).await.is_err() {
             last = "the connection refused the healthcheck".into();
             continue;

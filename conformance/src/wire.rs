@@ -343,9 +343,9 @@ impl Reply {
     /// the audit, not here.
     pub fn must_be(&self, status: u8, code: &str, message: Option<&str>) -> Result<(), Problem> {
         let event_type = if status == 1 {
-            uhome_protocol::core::RESPONSE
+            uhome_protocol::core_events::RESPONSE
         } else {
-            uhome_protocol::core::ERROR
+            uhome_protocol::core_events::ERROR
         };
         let ok = self.status == status
             && self.event_type == event_type

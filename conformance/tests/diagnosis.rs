@@ -23,7 +23,7 @@ use uhome_conformance::case::{Role, Verdict};
 use uhome_conformance::cases::{catalogue, for_role, starts_the_service};
 use uhome_conformance::profile::Profile;
 use uhome_conformance::runner::{run_with, CaseReport, Restart, RunOptions, Selection, Target};
-use uhome_protocol::core::HEALTHCHECK;
+use uhome_protocol::core_events::HEALTHCHECK;
 use uhome_protocol::{Decoded, Frame, Message};
 
 const IDLE: Duration = Duration::from_secs(5);

@@ -21,7 +21,7 @@ use uhome_conformance::peers::{Mode, Peer};
 use uhome_conformance::profile::Profile;
 use uhome_conformance::runner::{run, Selection, Target};
 use uhome_conformance::vectors::embedded;
-use uhome_protocol::core::{CoreType, NodeRef, Unregister, HEALTHCHECK, NODES};
+use uhome_protocol::core_events::{CoreType, NodeRef, Unregister, HEALTHCHECK, NODES};
 use uhome_protocol::reply::{Discovered, NodeEntry, Registered, Response};
 use uhome_protocol::{Code, Decoded, Event, Frame, Message};
 use uhome_runtime::config::ServerConfig;

@@ -30,7 +30,7 @@ use uhome_conformance::launch::ServiceSetup;
 use uhome_conformance::peers::{Mode, Peer};
 use uhome_conformance::profile::Profile;
 use uhome_conformance::runner::{run, CaseReport, Selection, Target};
-use uhome_protocol::core::{BROKER_ID, REGISTRY_ID};
+use uhome_protocol::core_events::{BROKER_ID, REGISTRY_ID};
 use uhome_protocol::Event;
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::{Dispatch, Node, ReplyFuture};

@@ -188,7 +188,7 @@ impl Code {
 
     /// The fixed message of this code where Appendix B gives one independent of the request
     /// type. Codes whose message depends on the type (`invalid_data`, `not_registered`, …)
-    /// get theirs from [`crate::core::CoreType::failure_message`].
+    /// get theirs from [`crate::core_events::CoreType::failure_message`].
     pub const fn fixed_message(self) -> Option<&'static str> {
         Some(match self {
             Code::Healthy => "Service is healthy",

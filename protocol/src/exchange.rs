@@ -20,7 +20,7 @@
 
 use crate::buffer::Next;
 use crate::code::Code;
-use crate::core::HEALTHCHECK;
+use crate::core_events::HEALTHCHECK;
 use crate::error::Error;
 use crate::event::{Event, Message};
 use crate::frame::Frame;

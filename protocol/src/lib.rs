@@ -13,7 +13,7 @@
 //!   `Partial { needed }`, in the manner of httparse.
 //! - [`Frame::message`] checks version, UTF-8, JSON (strict RFC 8259, depth ≤ 128, without
 //!   recursion) and the envelope, and borrows every member from the payload.
-//! - [`core`] reads the core events' `data`; [`reply`] builds the spec's replies.
+//! - [`core_events`] reads the core events' `data`; [`reply`] builds the spec's replies.
 //! - [`FrameBuffer`] reassembles a stream in a fixed buffer.
 //!
 //! ```
@@ -32,7 +32,7 @@
 
 pub mod buffer;
 pub mod code;
-pub mod core;
+pub mod core_events;
 pub mod decoded;
 pub mod encode;
 pub mod error;

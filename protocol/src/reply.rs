@@ -6,7 +6,7 @@ use core::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::code::Code;
-use crate::core::CoreType;
+use crate::core_events::CoreType;
 use crate::encode::{encode_event, Body, Envelope, Json};
 use crate::error::Error;
 use crate::event::V2;
@@ -260,7 +260,7 @@ pub fn encode_response<T: Serialize + ?Sized>(
             id: envelope.id,
             timestamp: envelope.timestamp,
             source: envelope.source,
-            event_type: crate::core::RESPONSE,
+            event_type: crate::core_events::RESPONSE,
         },
         Body::Data(&Json(data)),
     )
@@ -280,7 +280,7 @@ pub fn encode_error(
             id: envelope.id,
             timestamp: envelope.timestamp,
             source: envelope.source,
-            event_type: crate::core::ERROR,
+            event_type: crate::core_events::ERROR,
         },
         Body::Error(&Json(error)),
     )
@@ -318,7 +318,7 @@ mod tests {
     fn error_replies_carry_code_message_reason_and_status() {
         let mut out = [0u8; 400];
         let e = ErrorReply::for_error(
-            &Error::InvalidData(crate::core::REASON_NO_SUBSCRIBE),
+            &Error::InvalidData(crate::core_events::REASON_NO_SUBSCRIBE),
             Some(CoreType::Subscribe),
         );
         let n = encode_error(&mut out, &ENV, &e).unwrap();

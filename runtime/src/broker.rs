@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
-use uhome_protocol::core::{
+use uhome_protocol::core_events::{
     pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID, DISCOVER,
 };
 use uhome_protocol::reply::{Published, Response, Unsubscribed};

@@ -1,7 +1,7 @@
 //! Framing for tokio: a `tokio_util::codec` over `uhome-protocol`'s decoder.
 
 use bytes::{Bytes, BytesMut};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 use uhome_protocol::{Decoded, Frame, Header, HEADER_LEN};
 
 /// A whole frame, owned: the header and exactly `length` payload bytes.
@@ -24,7 +24,8 @@ impl OwnedFrame {
 }
 
 /// Splits a byte stream into frames with [`Frame::decode`] ([UH-EXCHANGE-3],
-/// [UH-EXCHANGE-4]); writes pre-encoded frames.
+/// [UH-EXCHANGE-4]). An incomplete frame left at the end of the stream is not a request
+/// ([UH-FRAME-3]): the caller drops it.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FrameCodec;
 
@@ -45,24 +46,5 @@ impl Decoder for FrameCodec {
                 Ok(None)
             }
         }
-    }
-
-    /// An incomplete frame at the end of the stream is dropped: it is not a request
-    /// ([UH-FRAME-3]).
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<OwnedFrame>, std::io::Error> {
-        let frame = self.decode(src)?;
-        if frame.is_none() {
-            src.clear();
-        }
-        Ok(frame)
-    }
-}
-
-impl Encoder<Bytes> for FrameCodec {
-    type Error = std::io::Error;
-
-    fn encode(&mut self, frame: Bytes, dst: &mut BytesMut) -> Result<(), std::io::Error> {
-        dst.extend_from_slice(&frame);
-        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use uhome_protocol::core::{CoreType, ERROR, RESPONSE};
+use uhome_protocol::core_events::{CoreType, ERROR, RESPONSE};
 use uhome_protocol::reply::{ErrorReply, Response, Text};
 use uhome_protocol::{encode_event, Body, Code, Envelope, WriteJson, MAX_FRAME_LEN, V2};
 

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uhome_protocol::core::{self, pattern_matches, pattern_ok};
+use uhome_protocol::core_events::{self, is_valid_pattern, pattern_matches};
 use uhome_protocol::Event;
 
 use crate::client::{Client, ClientError, Deadlines, ReplyEvent};
@@ -255,7 +255,7 @@ impl ServiceBuilder {
             .map(|(p, _)| p)
             .chain(&self.subscriptions)
         {
-            if !pattern_ok(pattern) {
+            if !is_valid_pattern(pattern) {
                 return Err(ServiceError::Pattern(pattern.clone()));
             }
         }
@@ -423,14 +423,14 @@ impl Shared {
         let data = json!({ "nodeId": self.id, "address": self.advertised });
         let reply = self
             .client
-            .request(registry, core::REGISTER, Some(&data))
+            .request(registry, core_events::REGISTER, Some(&data))
             .await
             .map_err(|e| Self::unreachable("registry", registry, &e))?;
         let code = reply.effective_code();
         if reply.is_no_handler() {
             return Err(Failure::Permanent(ServiceError::NoHandler {
                 addr: registry.to_string(),
-                event_type: core::REGISTER,
+                event_type: core_events::REGISTER,
                 role: "registry",
             }));
         }
@@ -450,7 +450,7 @@ impl Shared {
             )),
             _ => Err(Failure::Permanent(ServiceError::refused(
                 "registry",
-                core::REGISTER,
+                core_events::REGISTER,
                 &reply,
             ))),
         }
@@ -461,7 +461,7 @@ impl Shared {
     async fn listed(&self, registry: &str) -> Result<Option<bool>, Failure> {
         let reply = self
             .client
-            .request(registry, core::DISCOVER, None)
+            .request(registry, core_events::DISCOVER, None)
             .await
             .map_err(|e| Self::unreachable("registry", registry, &e))?;
         if reply.is_no_handler() {
@@ -487,13 +487,13 @@ impl Shared {
         let data = json!({ "subscribe": pattern });
         let reply = self
             .client
-            .request(broker, core::SUBSCRIBE, Some(&data))
+            .request(broker, core_events::SUBSCRIBE, Some(&data))
             .await
             .map_err(|e| Self::unreachable("broker", broker, &e))?;
         if reply.is_no_handler() {
             return Err(Failure::Permanent(ServiceError::NoHandler {
                 addr: broker.to_string(),
-                event_type: core::SUBSCRIBE,
+                event_type: core_events::SUBSCRIBE,
                 role: "broker",
             }));
         }
@@ -516,7 +516,7 @@ impl Shared {
         }
         Err(Failure::Permanent(ServiceError::refused(
             "broker",
-            core::SUBSCRIBE,
+            core_events::SUBSCRIBE,
             &reply,
         )))
     }
@@ -780,7 +780,7 @@ impl Service {
     /// Retries with backoff while the broker is out of reach or does not know the node yet
     /// ([UH-SERVICE-3]), up to the give-up time.
     pub async fn subscribe(&self, pattern: &str) -> Result<(), ServiceError> {
-        if !pattern_ok(pattern) {
+        if !is_valid_pattern(pattern) {
             return Err(ServiceError::Pattern(pattern.to_string()));
         }
         let broker = self.broker()?;
@@ -824,24 +824,28 @@ impl Service {
         let reply = self
             .shared
             .client
-            .request(broker, core::UNSUBSCRIBE, Some(&data))
+            .request(broker, core_events::UNSUBSCRIBE, Some(&data))
             .await?;
         if reply.is_no_handler() {
             return Err(ServiceError::NoHandler {
                 addr: broker.to_string(),
-                event_type: core::UNSUBSCRIBE,
+                event_type: core_events::UNSUBSCRIBE,
                 role: "broker",
             });
         }
         if !reply.is_success() {
-            return Err(ServiceError::refused("broker", core::UNSUBSCRIBE, &reply));
+            return Err(ServiceError::refused(
+                "broker",
+                core_events::UNSUBSCRIBE,
+                &reply,
+            ));
         }
         reply
             .data_value()
             .and_then(|d| d.get("removed").and_then(Value::as_bool))
             .ok_or_else(|| ServiceError::MissingMember {
                 addr: broker.to_string(),
-                event_type: core::UNSUBSCRIBE,
+                event_type: core_events::UNSUBSCRIBE,
                 member: "removed",
                 role: "broker",
             })
@@ -879,7 +883,7 @@ impl Service {
         let node = &shared.id;
         match shared
             .client
-            .request(registry, core::UNREGISTER, Some(&data))
+            .request(registry, core_events::UNREGISTER, Some(&data))
             .await
         {
             Ok(reply) if reply.is_no_handler() => {
@@ -920,22 +924,26 @@ pub async fn publish(
         None => json!({ "type": event_type }),
     };
     let reply = client
-        .request(broker, core::PUBLISH, Some(&request))
+        .request(broker, core_events::PUBLISH, Some(&request))
         .await?;
     if reply.is_no_handler() {
         return Err(ServiceError::NoHandler {
             addr: broker.to_string(),
-            event_type: core::PUBLISH,
+            event_type: core_events::PUBLISH,
             role: "broker",
         });
     }
     if !reply.is_success() {
-        return Err(ServiceError::refused("broker", core::PUBLISH, &reply));
+        return Err(ServiceError::refused(
+            "broker",
+            core_events::PUBLISH,
+            &reply,
+        ));
     }
     let data = reply.data_value().unwrap_or_default();
     let missing = |member| ServiceError::MissingMember {
         addr: broker.to_string(),
-        event_type: core::PUBLISH,
+        event_type: core_events::PUBLISH,
         member,
         role: "broker",
     };
@@ -958,20 +966,26 @@ pub async fn discover(
     client: &Client,
     registry: &str,
 ) -> Result<Vec<(String, String)>, ServiceError> {
-    let reply = client.request(registry, core::DISCOVER, None).await?;
+    let reply = client
+        .request(registry, core_events::DISCOVER, None)
+        .await?;
     if reply.is_no_handler() {
         return Err(ServiceError::NoHandler {
             addr: registry.to_string(),
-            event_type: core::DISCOVER,
+            event_type: core_events::DISCOVER,
             role: "registry",
         });
     }
     if !reply.is_success() {
-        return Err(ServiceError::refused("registry", core::DISCOVER, &reply));
+        return Err(ServiceError::refused(
+            "registry",
+            core_events::DISCOVER,
+            &reply,
+        ));
     }
     let missing = ServiceError::MissingMember {
         addr: registry.to_string(),
-        event_type: core::DISCOVER,
+        event_type: core_events::DISCOVER,
         member: "nodes",
         role: "registry",
     };
@@ -988,7 +1002,7 @@ pub async fn discover(
                 (Some(id), Some(address)) => Ok((id.to_string(), address.to_string())),
                 _ => Err(ServiceError::MissingMember {
                     addr: registry.to_string(),
-                    event_type: core::DISCOVER,
+                    event_type: core_events::DISCOVER,
                     member: "nodes[].nodeId/address",
                     role: "registry",
                 }),

@@ -16,7 +16,7 @@ use common::*;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use uhome_protocol::core::HEALTHCHECK;
+use uhome_protocol::core_events::HEALTHCHECK;
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::service::Service;
 use uhome_runtime::{Client, Outgoing, Reply, ReplyEvent};

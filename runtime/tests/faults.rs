@@ -16,7 +16,7 @@ use common::*;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use uhome_protocol::core::{HEALTHCHECK, REGISTER};
+use uhome_protocol::core_events::{HEALTHCHECK, REGISTER};
 use uhome_protocol::Event;
 use uhome_runtime::broker::BrokerConfig;
 use uhome_runtime::config::ServerConfig;
@@ -154,7 +154,7 @@ async fn a_killed_subscriber_fails_in_the_report_and_the_broker_keeps_serving() 
     let subscribe = Client::new("victim")
         .request(
             &mesh.broker_addr(),
-            uhome_protocol::core::SUBSCRIBE,
+            uhome_protocol::core_events::SUBSCRIBE,
             Some(&json!({"subscribe": "t.x"})),
         )
         .await
@@ -326,7 +326,7 @@ async fn a_registry_restarted_on_its_data_directory_has_the_same_nodes() {
     let unregister = Client::new("b")
         .request(
             &addr,
-            uhome_protocol::core::UNREGISTER,
+            uhome_protocol::core_events::UNREGISTER,
             Some(&json!({"nodeId": "b"})),
         )
         .await

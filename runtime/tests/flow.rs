@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use uhome_protocol::core::{REGISTER, SUBSCRIBE};
+use uhome_protocol::core_events::{REGISTER, SUBSCRIBE};
 use uhome_runtime::Client;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Decoder;
-use uhome_protocol::core::NODES;
+use uhome_protocol::core_events::NODES;
 use uhome_protocol::{Frame, Message};
 use uhome_runtime::codec::FrameCodec;
 use uhome_runtime::config::ServerConfig;

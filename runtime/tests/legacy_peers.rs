@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
-use uhome_protocol::core::{DISCOVER, HEALTHCHECK, REGISTER, SUBSCRIBE, UNREGISTER};
+use uhome_protocol::core_events::{DISCOVER, HEALTHCHECK, REGISTER, SUBSCRIBE, UNREGISTER};
 use uhome_runtime::codec::FrameCodec;
 use uhome_runtime::service::{Service, Unregistration};
 use uhome_runtime::{Client, Reply, ReplyEvent};

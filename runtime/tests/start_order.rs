@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use uhome_protocol::core::HEALTHCHECK;
+use uhome_protocol::core_events::HEALTHCHECK;
 use uhome_runtime::broker::{self, BrokerConfig, BrokerHandle};
 use uhome_runtime::registry::{self, RegistryConfig, RegistryHandle};
 use uhome_runtime::service::{Service, ServiceBuilder, ServiceError, Unregistration};

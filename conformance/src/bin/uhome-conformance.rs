@@ -16,7 +16,7 @@ use uhome_conformance::profile::Profile;
 use uhome_conformance::report::{self, exit_status, Counts, JsonReport};
 use uhome_conformance::runner::{self, CaseReport, Selection, Target};
 use uhome_conformance::{codec, embedded, spec, vectors};
-use uhome_protocol::core::REGISTER;
+use uhome_protocol::core_events::REGISTER;
 
 #[derive(Parser)]
 #[command(

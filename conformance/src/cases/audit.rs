@@ -3,7 +3,7 @@
 //! of its own so that it has replies to judge when run alone.
 
 use serde_json::json;
-use uhome_protocol::core::HEALTHCHECK;
+use uhome_protocol::core_events::HEALTHCHECK;
 
 use super::{Case, Run};
 use crate::audit::{Defect, Rule};

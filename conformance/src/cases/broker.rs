@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use uhome_protocol::core::{NODES, PUBLISH, SUBSCRIBE, UNSUBSCRIBE};
+use uhome_protocol::core_events::{NODES, PUBLISH, SUBSCRIBE, UNSUBSCRIBE};
 
 use super::{case, Case};
 use crate::case::{violation, CaseFuture, CaseResult, Level::*, Problem, Role::Broker};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use uhome_protocol::core::HEALTHCHECK;
+use uhome_protocol::core_events::HEALTHCHECK;
 
 use super::{case, Case};
 use crate::case::{violation, CaseFuture, CaseResult, Level::*, Problem, Role::Any};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use uhome_protocol::core::{DISCOVER, HEALTHCHECK, NODES, REGISTER, UNREGISTER};
+use uhome_protocol::core_events::{DISCOVER, HEALTHCHECK, NODES, REGISTER, UNREGISTER};
 
 use super::{case, Case};
 use crate::case::{violation, CaseFuture, CaseResult, Level::*, Problem, Role::Registry};

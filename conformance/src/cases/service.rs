@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
-use uhome_protocol::core::{self, address_ok, RESERVED_PREFIX};
+use uhome_protocol::core_events::{self, address_ok, RESERVED_PREFIX};
 
 use super::{case, Case};
 use crate::case::{violation, CaseResult, Level::Must, Problem, Role::Service};
@@ -308,7 +308,7 @@ impl<'c> Run<'c> {
     /// Waits for an accepted registration; returns its reply entry.
     async fn registered(&mut self, after: Instant, wait: Duration) -> Result<Entry, Problem> {
         match self
-            .accepted_after(Side::Registry, core::REGISTER, after, wait)
+            .accepted_after(Side::Registry, core_events::REGISTER, after, wait)
             .await
         {
             Some(entry) => Ok(entry),
@@ -317,7 +317,9 @@ impl<'c> Run<'c> {
                     .mesh
                     .timeline()
                     .iter()
-                    .filter(|e| e.at >= after && e.is_request(Side::Registry, core::REGISTER))
+                    .filter(|e| {
+                        e.at >= after && e.is_request(Side::Registry, core_events::REGISTER)
+                    })
                     .count();
                 Err(violation(
                     "the service to register with the suite's registry",
@@ -337,7 +339,7 @@ impl<'c> Run<'c> {
         if let Some(declared) = &self.ctx.profile.subscriptions {
             if declared.is_empty() {
                 let any = self
-                    .accepted_after(Side::Broker, core::SUBSCRIBE, after, NONE_WAIT)
+                    .accepted_after(Side::Broker, core_events::SUBSCRIBE, after, NONE_WAIT)
                     .await;
                 if any.is_none() {
                     return Ok(None);
@@ -367,7 +369,7 @@ impl<'c> Run<'c> {
             };
         }
         let first = self
-            .accepted_after(Side::Broker, core::SUBSCRIBE, after, STEP_WAIT)
+            .accepted_after(Side::Broker, core_events::SUBSCRIBE, after, STEP_WAIT)
             .await;
         if first.is_none() {
             let ended = self.ended();
@@ -413,7 +415,7 @@ fn nothing_to_judge(mesh: &Mesh) -> CaseResult {
 fn accepted_patterns(timeline: &[Entry], after: Instant) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for e in timeline.iter().filter(|e| e.at >= after) {
-        if e.is_reply(Side::Broker, core::SUBSCRIBE) == Some(true) {
+        if e.is_reply(Side::Broker, core_events::SUBSCRIBE) == Some(true) {
             if let Some(p) = e.pattern() {
                 if !out.iter().any(|q| q == p) {
                     out.push(p.to_string());
@@ -429,7 +431,7 @@ fn register_request_before(timeline: &[Entry], at: Instant) -> Option<Entry> {
     timeline
         .iter()
         .rev()
-        .find(|e| e.at <= at && e.is_request(Side::Registry, core::REGISTER))
+        .find(|e| e.at <= at && e.is_request(Side::Registry, core_events::REGISTER))
         .cloned()
 }
 
@@ -463,7 +465,7 @@ async fn listening_when_registering(ctx: &Ctx) -> CaseResult {
         let start = Instant::now();
         run.launch().await?;
         let Some(request) = run
-            .request_after(Side::Registry, core::REGISTER, start, START_WAIT)
+            .request_after(Side::Registry, core_events::REGISTER, start, START_WAIT)
             .await
         else {
             return Err(violation(
@@ -506,7 +508,7 @@ async fn register_data(ctx: &Ctx) -> CaseResult {
         let start = Instant::now();
         run.launch().await?;
         let Some(request) = run
-            .request_after(Side::Registry, core::REGISTER, start, START_WAIT)
+            .request_after(Side::Registry, core_events::REGISTER, start, START_WAIT)
             .await
         else {
             return Err(violation(
@@ -518,7 +520,7 @@ async fn register_data(ctx: &Ctx) -> CaseResult {
         let address = str_member(&request, "address");
         let valid_id = node_id.is_some_and(|id| {
             let n = id.chars().count();
-            (1..=core::MAX_NAME_CHARS).contains(&n)
+            (1..=core_events::MAX_NAME_CHARS).contains(&n)
         });
         if !valid_id || !address.is_some_and(address_ok) {
             return Err(violation(
@@ -536,7 +538,7 @@ async fn register_data(ctx: &Ctx) -> CaseResult {
         let registered_address = register_request_before(&run.mesh.timeline(), registered.at)
             .and_then(|r| str_member(&r, "address").map(str::to_string))
             .unwrap_or_default();
-        let check = Request::new(core::HEALTHCHECK, None).from(core::REGISTRY_ID);
+        let check = Request::new(core_events::HEALTHCHECK, None).from(core_events::REGISTRY_ID);
         let reply = Conn::open(&registered_address, &ctx.transcript, ctx.timeout)
             .await
             .map_err(|e| match e {
@@ -564,7 +566,7 @@ async fn register_data(ctx: &Ctx) -> CaseResult {
 fn subscribe_before(timeline: &[Entry], from: Instant, at: Instant) -> Option<Entry> {
     timeline
         .iter()
-        .find(|e| e.at >= from && e.at < at && e.is_request(Side::Broker, core::SUBSCRIBE))
+        .find(|e| e.at >= from && e.at < at && e.is_request(Side::Broker, core_events::SUBSCRIBE))
         .cloned()
 }
 
@@ -588,7 +590,12 @@ async fn no_subscribe_before_reply(ctx: &Ctx) -> CaseResult {
         }
         if !declares_none(ctx)
             && run
-                .request_after(Side::Broker, core::SUBSCRIBE, registered.at, STEP_WAIT)
+                .request_after(
+                    Side::Broker,
+                    core_events::SUBSCRIBE,
+                    registered.at,
+                    STEP_WAIT,
+                )
                 .await
                 .is_none()
         {
@@ -611,7 +618,7 @@ async fn no_subscribe_after_refusal(ctx: &Ctx) -> CaseResult {
             .mesh
             .wait_for(START_WAIT, |t| {
                 t.iter()
-                    .find(|e| e.is_reply(Side::Registry, core::REGISTER) == Some(false))
+                    .find(|e| e.is_reply(Side::Registry, core_events::REGISTER) == Some(false))
                     .cloned()
             })
             .await;
@@ -623,7 +630,7 @@ async fn no_subscribe_after_refusal(ctx: &Ctx) -> CaseResult {
             )));
         }
         let accepted = run
-            .accepted_after(Side::Registry, core::REGISTER, start, START_WAIT)
+            .accepted_after(Side::Registry, core_events::REGISTER, start, START_WAIT)
             .await;
         let until = match &accepted {
             Some(entry) => entry.at,
@@ -666,7 +673,12 @@ async fn retries_not_registered(ctx: &Ctx, legacy: bool) -> CaseResult {
         let registered = run.registered(start, START_WAIT).await?;
         if declares_none(ctx)
             && run
-                .request_after(Side::Broker, core::SUBSCRIBE, registered.at, NONE_WAIT)
+                .request_after(
+                    Side::Broker,
+                    core_events::SUBSCRIBE,
+                    registered.at,
+                    NONE_WAIT,
+                )
                 .await
                 .is_none()
         {
@@ -685,7 +697,8 @@ async fn retries_not_registered(ctx: &Ctx, legacy: bool) -> CaseResult {
                 .wait_for(STEP_WAIT + FIRST_PAUSE_MAX * 3, |t| {
                     t.iter()
                         .find(|e| {
-                            e.at > after && e.is_reply(Side::Broker, core::SUBSCRIBE).is_some()
+                            e.at > after
+                                && e.is_reply(Side::Broker, core_events::SUBSCRIBE).is_some()
                         })
                         .cloned()
                 })
@@ -716,7 +729,7 @@ async fn retries_not_registered(ctx: &Ctx, legacy: bool) -> CaseResult {
                     t.iter()
                         .find(|e| {
                             e.at > after
-                                && e.is_reply(Side::Broker, core::SUBSCRIBE) == Some(true)
+                                && e.is_reply(Side::Broker, core_events::SUBSCRIBE) == Some(true)
                                 && e.pattern() == Some(pattern)
                         })
                         .cloned()
@@ -774,7 +787,8 @@ async fn answers_deliveries(ctx: &Ctx) -> CaseResult {
                 })?
                 .call(&request.encode())
                 .await?;
-            let typed = reply.event_type == core::RESPONSE || reply.event_type == core::ERROR;
+            let typed =
+                reply.event_type == core_events::RESPONSE || reply.event_type == core_events::ERROR;
             let no_handler = reply.code() == Some("no_handler")
                 || reply.message() == Some("No Handler for Event registered");
             if !typed || no_handler {
@@ -806,7 +820,7 @@ async fn unregisters_on_stop(ctx: &Ctx) -> CaseResult {
         let timeline = run.mesh.timeline();
         let unregister = timeline
             .iter()
-            .find(|e| e.at >= asked && e.is_request(Side::Registry, core::UNREGISTER));
+            .find(|e| e.at >= asked && e.is_request(Side::Registry, core_events::UNREGISTER));
         let Some(unregister) = unregister else {
             return Err(violation(
                 format!("µHome.core.unregister for {node_id:?} before the service stops"),
@@ -896,7 +910,7 @@ async fn down_at_start(ctx: &Ctx) -> CaseResult {
             ms(up - registered.at)
         ));
         if run
-            .accepted_after(Side::Broker, core::SUBSCRIBE, up, bound)
+            .accepted_after(Side::Broker, core_events::SUBSCRIBE, up, bound)
             .await
             .is_some()
         {
@@ -907,7 +921,7 @@ async fn down_at_start(ctx: &Ctx) -> CaseResult {
             .mesh
             .timeline()
             .iter()
-            .any(|e| e.is_request(Side::Broker, core::SUBSCRIBE));
+            .any(|e| e.is_request(Side::Broker, core_events::SUBSCRIBE));
         if ctx.profile.subscriptions.is_none() && ended.is_empty() && !tried {
             return Err(Problem::Harness(format!(
                 "no subscribe within {} of the broker listening: declare the service's \
@@ -996,7 +1010,7 @@ async fn backoff(ctx: &Ctx) -> CaseResult {
         let start = Instant::now();
         run.launch().await?;
         let Some(first) = run
-            .request_after(Side::Registry, core::REGISTER, start, START_WAIT)
+            .request_after(Side::Registry, core_events::REGISTER, start, START_WAIT)
             .await
         else {
             return Err(violation(
@@ -1014,7 +1028,7 @@ async fn backoff(ctx: &Ctx) -> CaseResult {
                     t.iter()
                         .find(|e| {
                             e.at >= last_request
-                                && e.is_reply(Side::Registry, core::REGISTER) == Some(false)
+                                && e.is_reply(Side::Registry, core_events::REGISTER) == Some(false)
                         })
                         .cloned()
                 })
@@ -1030,7 +1044,7 @@ async fn backoff(ctx: &Ctx) -> CaseResult {
             } + SLACK
                 + Duration::from_millis(500);
             let Some(next) = run
-                .request_after(Side::Registry, core::REGISTER, refusal.at, allowed)
+                .request_after(Side::Registry, core_events::REGISTER, refusal.at, allowed)
                 .await
             else {
                 return Err(violation(
@@ -1111,14 +1125,14 @@ async fn re_registers_when_forgotten(ctx: &Ctx) -> CaseResult {
         run.mesh.forget_nodes();
         let bound = refresh_bound(ctx);
         let Some(registered) = run
-            .accepted_after(Side::Registry, core::REGISTER, forgot, bound)
+            .accepted_after(Side::Registry, core_events::REGISTER, forgot, bound)
             .await
         else {
             let checks = run
                 .mesh
                 .timeline()
                 .iter()
-                .filter(|e| e.at >= forgot && e.is_request(Side::Registry, core::DISCOVER))
+                .filter(|e| e.at >= forgot && e.is_request(Side::Registry, core_events::DISCOVER))
                 .count();
             return Err(violation(
                 format!(
@@ -1136,7 +1150,7 @@ async fn re_registers_when_forgotten(ctx: &Ctx) -> CaseResult {
                     t.iter()
                         .find(|e| {
                             e.at >= registered.at
-                                && e.is_reply(Side::Broker, core::SUBSCRIBE) == Some(true)
+                                && e.is_reply(Side::Broker, core_events::SUBSCRIBE) == Some(true)
                                 && e.pattern() == Some(pattern.as_str())
                         })
                         .cloned()
@@ -1202,7 +1216,7 @@ async fn registers_again_without_discover(ctx: &Ctx) -> CaseResult {
         let first = run.registered(start, START_WAIT).await?;
         let bound = refresh_bound(ctx);
         if run
-            .request_after(Side::Registry, core::REGISTER, first.at, bound)
+            .request_after(Side::Registry, core_events::REGISTER, first.at, bound)
             .await
             .is_none()
         {
@@ -1210,7 +1224,7 @@ async fn registers_again_without_discover(ctx: &Ctx) -> CaseResult {
                 .mesh
                 .timeline()
                 .iter()
-                .filter(|e| e.is_request(Side::Registry, core::DISCOVER))
+                .filter(|e| e.is_request(Side::Registry, core_events::DISCOVER))
                 .count();
             return Err(violation(
                 format!(
@@ -1245,14 +1259,15 @@ async fn already_exists_counts_as_registered(ctx: &Ctx) -> CaseResult {
             .wait_for(STEP_WAIT, |t| {
                 t.iter()
                     .find(|e| {
-                        (e.at >= start && e.is_request(Side::Broker, core::SUBSCRIBE))
-                            || (e.at > first.at && e.is_request(Side::Registry, core::REGISTER))
+                        (e.at >= start && e.is_request(Side::Broker, core_events::SUBSCRIBE))
+                            || (e.at > first.at
+                                && e.is_request(Side::Registry, core_events::REGISTER))
                     })
                     .cloned()
             })
             .await;
         match next {
-            Some(e) if e.is_request(Side::Broker, core::SUBSCRIBE) => Ok(()),
+            Some(e) if e.is_request(Side::Broker, core_events::SUBSCRIBE) => Ok(()),
             // Without subscriptions, registering again is its refresh as much as a retry.
             Some(_) if declares_none(ctx) => nothing_to_judge(&run.mesh),
             Some(_) => Err(violation(
@@ -1311,7 +1326,7 @@ mod tests {
         assert_eq!(instance_of("home.>"), "home.conformance.delivery");
         assert_eq!(instance_of("local.test"), "local.test");
         for p in ["home.*.temp", "home.>", "a.*.>"] {
-            assert!(core::pattern_matches(p, &instance_of(p)), "{p}");
+            assert!(core_events::pattern_matches(p, &instance_of(p)), "{p}");
         }
     }
 }

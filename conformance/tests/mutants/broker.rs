@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::task::JoinSet;
-use uhome_protocol::core::{pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID};
+use uhome_protocol::core_events::{
+    pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID,
+};
 use uhome_protocol::reply::{Published, Response, Unsubscribed};
 use uhome_protocol::{Code, Event};
 use uhome_runtime::client::Deadlines;

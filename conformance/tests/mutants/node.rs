@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use uhome_conformance::wire::frame;
-use uhome_protocol::core::{ERROR, HEALTHCHECK, RESPONSE};
+use uhome_protocol::core_events::{ERROR, HEALTHCHECK, RESPONSE};
 use uhome_protocol::error::EventFault;
 use uhome_protocol::json::JsonFault;
 use uhome_protocol::{Error, Header, Message};

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use uhome_protocol::core::{CoreType, NodeRef, Unregister, HEALTHCHECK, NODES};
+use uhome_protocol::core_events::{CoreType, NodeRef, Unregister, HEALTHCHECK, NODES};
 use uhome_protocol::reply::{Discovered, NodeEntry, Registered, Response};
 use uhome_protocol::{Code, Event};
 use uhome_runtime::client::Deadlines;

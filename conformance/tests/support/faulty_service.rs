@@ -15,7 +15,7 @@ use uhome_conformance::cases::{catalogue, for_role, starts_the_service, Case};
 use uhome_conformance::launch::{BoxFuture, Launcher, MeshAddrs, Running, ServiceSetup};
 use uhome_conformance::profile::Profile;
 use uhome_conformance::runner::{run, Selection, Target};
-use uhome_protocol::core::{pattern_matches, DISCOVER, REGISTER, SUBSCRIBE, UNREGISTER};
+use uhome_protocol::core_events::{pattern_matches, DISCOVER, REGISTER, SUBSCRIBE, UNREGISTER};
 use uhome_protocol::Event;
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::config::ServerConfig;

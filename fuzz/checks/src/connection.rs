@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
-use uhome_protocol::core::{ERROR, HEALTHCHECK, RESPONSE};
+use uhome_protocol::core_events::{ERROR, HEALTHCHECK, RESPONSE};
 use uhome_protocol::exchange::{answer_next, Answer, Immediate, Limits};
 use uhome_protocol::reply::{encode_response, ReplyEnvelope, Response, Text};
 use uhome_protocol::{Decoded, Event, Frame, FrameBuffer, Message, HEADER_LEN, MAX_FRAME_LEN};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
-use uhome_protocol::core::{CoreType, NodeRef, Unregister, HEALTHCHECK, NODES, REGISTRY_ID};
+use uhome_protocol::core_events::{CoreType, NodeRef, Unregister, HEALTHCHECK, NODES, REGISTRY_ID};
 use uhome_protocol::reply::{Discovered, NodeEntry, NodeList, Registered, Response};
 use uhome_protocol::{encode_event, Body, Code, Envelope, Event, Json, V2};
 

@@ -288,7 +288,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
             );
         }
         let publish = Arc::new(Outgoing::new(
-            uhome_protocol::core::PUBLISH,
+            uhome_protocol::core_events::PUBLISH,
             Some(&json!({ "type": "bench.tick", "data": payload })),
         ));
         let broker_addr = broker.local_addr().to_string();

@@ -393,18 +393,18 @@ pub(crate) fn core_answer_problem(
     event_type: &str,
     reply: &ReplyEvent,
 ) -> Option<String> {
-    use uhome_protocol::core;
+    use uhome_protocol::core_events;
     let (role, members): (&str, &[&str]) = match event_type {
-        core::HEALTHCHECK => (
+        core_events::HEALTHCHECK => (
             "node (v0.0.1 brokers and registries have no healthcheck)",
             &[],
         ),
-        core::REGISTER => ("registry", &["address"]),
-        core::UNREGISTER => ("registry", &[]),
-        core::DISCOVER => ("registry", &["nodes"]),
-        core::NODES | core::SUBSCRIBE => ("broker", &[]),
-        core::UNSUBSCRIBE => ("broker", &["removed"]),
-        core::PUBLISH => ("broker", &["delivered", "failed"]),
+        core_events::REGISTER => ("registry", &["address"]),
+        core_events::UNREGISTER => ("registry", &[]),
+        core_events::DISCOVER => ("registry", &["nodes"]),
+        core_events::NODES | core_events::SUBSCRIBE => ("broker", &[]),
+        core_events::UNSUBSCRIBE => ("broker", &["removed"]),
+        core_events::PUBLISH => ("broker", &["delivered", "failed"]),
         _ => return None,
     };
     if reply.is_no_handler() {

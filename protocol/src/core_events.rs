@@ -256,7 +256,7 @@ impl<'a> Subscription<'a> {
         let pattern = pattern
             .and_then(|p| p.as_string())
             .ok_or(Error::InvalidData(missing))?;
-        if !is_valid_pattern(&pattern) {
+        if !is_valid_pattern_json(&pattern) {
             return Err(Error::InvalidPattern);
         }
         Ok(Subscription {
@@ -418,12 +418,12 @@ fn host_ok(host: &str) -> bool {
 }
 
 /// A subscription pattern ([UH-BROKER-3]).
-pub fn is_valid_pattern(pattern: &JsonStr<'_>) -> bool {
-    unescaped(pattern, pattern_ok).unwrap_or(false)
+pub fn is_valid_pattern_json(pattern: &JsonStr<'_>) -> bool {
+    unescaped(pattern, is_valid_pattern).unwrap_or(false)
 }
 
 /// A subscription pattern ([UH-BROKER-3]), already unescaped.
-pub fn pattern_ok(pattern: &str) -> bool {
+pub fn is_valid_pattern(pattern: &str) -> bool {
     let mut tokens = pattern.split('.').peekable();
     while let Some(token) = tokens.next() {
         if token.is_empty() || (token == ">" && tokens.peek().is_some()) {
@@ -433,7 +433,7 @@ pub fn pattern_ok(pattern: &str) -> bool {
     !pattern.is_empty() && pattern.chars().count() <= MAX_NAME_CHARS
 }
 
-/// Whether `pattern` (valid per [`pattern_ok`]) matches `event_type` ([UH-BROKER-3]).
+/// Whether `pattern` (valid per [`is_valid_pattern`]) matches `event_type` ([UH-BROKER-3]).
 pub fn pattern_matches(pattern: &str, event_type: &str) -> bool {
     let mut p = pattern.split('.');
     let mut t = event_type.split('.');
@@ -476,15 +476,17 @@ mod tests {
             ("a.*.c", "a..c", true),
         ];
         for (p, t, m) in cases {
-            assert!(pattern_ok(p), "{p}");
+            assert!(is_valid_pattern(p), "{p}");
             assert_eq!(pattern_matches(p, t), m, "{p} vs {t}");
         }
         for bad in ["", "a..b", ".a", "a.", "a.>.b", ">.a"] {
-            assert!(!pattern_ok(bad), "{bad:?}");
+            assert!(!is_valid_pattern(bad), "{bad:?}");
         }
         let long = [b'a'; 256];
-        assert!(!pattern_ok(core::str::from_utf8(&long).unwrap()));
-        assert!(pattern_ok(core::str::from_utf8(&long[..255]).unwrap()));
+        assert!(!is_valid_pattern(core::str::from_utf8(&long).unwrap()));
+        assert!(is_valid_pattern(
+            core::str::from_utf8(&long[..255]).unwrap()
+        ));
     }
 
     #[test]
