@@ -234,7 +234,7 @@ impl TestNode {
                         }
                         Kind::Limited { closes } if too_large => {
                             close = closes;
-                            uhome_runtime::Reply::code(
+                            uhome_runtime::Reply::for_code(
                                 uhome_protocol::Code::TooLarge,
                                 None,
                                 Some("over 4096 bytes"),

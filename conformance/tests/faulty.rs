@@ -379,7 +379,7 @@ impl Dispatch for CarelessDispatch {
                         .try_encode("r")
                         .is_err()
                     {
-                        Reply::code(
+                        Reply::for_code(
                             Code::RegistryFull,
                             Some(CoreType::Register),
                             Some("Registry is full"),
@@ -404,7 +404,7 @@ impl Dispatch for CarelessDispatch {
                         before != list.len()
                     };
                     if !removed {
-                        Reply::code(
+                        Reply::for_code(
                             Code::NotRegistered,
                             Some(CoreType::Unregister),
                             Some("Node is not registered"),

@@ -104,7 +104,7 @@ fn list_change(old: &[(String, String)], new: &[(String, String)]) -> Option<Str
     (!changes.is_empty()).then(|| changes.join(", "))
 }
 
-struct Shared {
+struct BrokerInner {
     config: BrokerConfig,
     client: Client,
     state: Mutex<State>,
@@ -124,7 +124,7 @@ struct Delivery {
     data: Option<String>,
 }
 
-impl Shared {
+impl BrokerInner {
     fn subscribe(&self, event: &Event<'_>, kind: CoreType) -> Reply {
         let read = match kind {
             CoreType::Subscribe => Subscription::subscribe(event),
@@ -138,7 +138,7 @@ impl Shared {
         let pattern = subscription.pattern.to_string();
         let mut state = lock(&self.state);
         if !state.is_listed(&node_id) {
-            return Reply::code(
+            return Reply::for_code(
                 Code::NotRegistered,
                 Some(kind),
                 Some("Node is not registered"),
@@ -201,7 +201,7 @@ impl Shared {
 }
 
 struct BrokerDispatch {
-    shared: Arc<Shared>,
+    shared: Arc<BrokerInner>,
 }
 
 impl Dispatch for BrokerDispatch {
@@ -255,7 +255,7 @@ impl Dispatch for BrokerDispatch {
 
 /// Asks the registry for the list until it answers, unless a pushed list arrives first
 /// ([UH-BROKER-10]).
-async fn discover(shared: Arc<Shared>, registry: String, stop: CancellationToken) {
+async fn discover(shared: Arc<BrokerInner>, registry: String, stop: CancellationToken) {
     let mut backoff = Backoff::new(PUSH_BACKOFF);
     loop {
         if lock(&shared.state).listed {
@@ -298,7 +298,7 @@ async fn discover(shared: Arc<Shared>, registry: String, stop: CancellationToken
 
 /// A running broker.
 pub struct BrokerHandle {
-    shared: Arc<Shared>,
+    shared: Arc<BrokerInner>,
     server: ServerHandle,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -355,7 +355,7 @@ impl BrokerHandle {
 
 /// Starts a broker listening on `listen`.
 pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<BrokerHandle> {
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(BrokerInner {
         client: Client::with_deadlines(config.id.clone(), config.deadlines),
         state: Mutex::new(State::default()),
         deliveries: Arc::new(Semaphore::new(config.max_deliveries)),

@@ -1,6 +1,6 @@
 //! # uhome-runtime
 //!
-//! The µHome reference runtime on tokio: the node server ([`server`], [`connection`]),
+//! The µHome reference runtime on tokio: the node server ([`server`], [`inbound`]),
 //! the [`client`], and the three node kinds — [`service`], [`registry`] and [`broker`].
 //! Every byte is parsed and written by `uhome-protocol`; this crate does I/O, state and
 //! time.
@@ -8,7 +8,7 @@
 pub mod client;
 pub mod codec;
 pub mod config;
-pub mod connection;
+pub mod inbound;
 pub mod node;
 pub mod reply;
 pub mod request;

@@ -58,7 +58,7 @@ impl Node {
 
     /// Answers one request frame ([UH-EXCHANGE-2]). The exchange core of `uhome-protocol`
     /// decides by [UH-EXCHANGE-10]; every node answers healthchecks ([UH-CORE-2]).
-    pub async fn respond(&self, frame: &OwnedFrame) -> Bytes {
+    pub async fn reply_bytes(&self, frame: &OwnedFrame) -> Bytes {
         self.reply(frame).await.encode(&self.id)
     }
 

@@ -99,7 +99,7 @@ impl Reply {
     }
 
     /// An error with a code of Appendix B whose reason is given.
-    pub fn code(code: Code, request: Option<CoreType>, reason: Option<&str>) -> Reply {
+    pub fn for_code(code: Code, request: Option<CoreType>, reason: Option<&str>) -> Reply {
         Reply::from_error_reply(&ErrorReply::new(code, request, reason.map(Text::Str)))
     }
 
@@ -115,7 +115,7 @@ impl Reply {
 
     /// `internal`, status 0 ([UH-REPLY-7]).
     pub fn internal(reason: &str) -> Reply {
-        Reply::code(Code::Internal, None, Some(reason))
+        Reply::for_code(Code::Internal, None, Some(reason))
     }
 
     /// The status byte.
@@ -134,7 +134,7 @@ impl Reply {
     }
 
     /// The reply's code, if its body has one.
-    pub fn code_str(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<&str> {
         self.code.as_deref()
     }
 
@@ -142,7 +142,7 @@ impl Reply {
     /// id and the current time. A reply that breaks the rules (a bad code, over 65535 bytes)
     /// becomes `internal`.
     pub fn encode(&self, source: &str) -> Bytes {
-        let checked = match self.code_str() {
+        let checked = match self.code() {
             Some(code) if Code::is_valid(code) => self,
             _ => &Reply::internal("the handler's reply has no valid code"),
         };
@@ -292,7 +292,7 @@ mod tests {
             reply.body(),
             r#"{"message":"Successfully registered microservice 'µHome/dummyService'","code":"registered","address":"127.0.0.1:5102"}"#
         );
-        assert_eq!(reply.code_str(), Some("registered"));
+        assert_eq!(reply.code(), Some("registered"));
         let mut extra = Map::new();
         extra.insert("echo".into(), Value::Null);
         assert_eq!(

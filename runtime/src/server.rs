@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::connection::{self, End};
+use crate::inbound::{self, End};
 use crate::node::Node;
 
 /// A running server; dropping it does not stop it, [`ServerHandle::shutdown`] does.
@@ -100,7 +100,7 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: Cancellat
         let node = node.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
-            let end = connection::serve(stream, &node, &shutdown).await;
+            let end = inbound::serve(stream, &node, &shutdown).await;
             match end {
                 End::Io(e) => tracing::debug!(%peer, error = %e, "connection failed"),
                 other => tracing::trace!(%peer, end = ?other, "connection closed"),

@@ -304,7 +304,7 @@ impl ServiceBuilder {
                 patterns.push(pattern);
             }
         }
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ServiceInner {
             client: Client::with_deadlines(self.id.clone(), self.deadlines),
             id: self.id,
             advertised,
@@ -384,7 +384,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-struct Shared {
+struct ServiceInner {
     id: String,
     advertised: String,
     registry: Option<String>,
@@ -410,7 +410,7 @@ enum Registered {
     Legacy,
 }
 
-impl Shared {
+impl ServiceInner {
     fn patterns(&self) -> Vec<String> {
         lock(&self.patterns).clone()
     }
@@ -586,7 +586,7 @@ struct Waiter {
 }
 
 impl Waiter {
-    fn new(shared: &Shared) -> Waiter {
+    fn new(shared: &ServiceInner) -> Waiter {
         Waiter {
             first: shared.backoff,
             backoff: Backoff::new(shared.backoff),
@@ -642,7 +642,7 @@ impl Waiter {
     }
 }
 
-async fn keep(shared: Arc<Shared>, state: watch::Sender<Readiness>, stop: CancellationToken) {
+async fn keep(shared: Arc<ServiceInner>, state: watch::Sender<Readiness>, stop: CancellationToken) {
     let mut keep = Keep::default();
     let mut waiter = Waiter::new(&shared);
     loop {
@@ -699,7 +699,7 @@ async fn keep(shared: Arc<Shared>, state: watch::Sender<Readiness>, stop: Cancel
 
 /// A running service.
 pub struct Service {
-    shared: Arc<Shared>,
+    shared: Arc<ServiceInner>,
     server: ServerHandle,
     state: watch::Receiver<Readiness>,
     stop: CancellationToken,

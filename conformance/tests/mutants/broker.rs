@@ -143,7 +143,7 @@ impl Broker {
         let mut state = self.state.lock().unwrap();
         let listed = state.nodes.iter().any(|(n, _)| *n == id);
         if !listed && self.fault != SubscribeWithoutRegistration {
-            return Reply::code(
+            return Reply::for_code(
                 Code::NotRegistered,
                 Some(kind),
                 Some("Node is not registered"),
@@ -241,7 +241,7 @@ impl Dispatch for BrokerDispatch {
                         .iter()
                         .any(|(n, _)| *n == source);
                     if broker.fault == PublisherMustBeListed && !listed {
-                        return Some(ready(Reply::code(
+                        return Some(ready(Reply::for_code(
                             Code::NotRegistered,
                             Some(kind),
                             Some("Node is not registered"),

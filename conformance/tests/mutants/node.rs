@@ -212,11 +212,11 @@ impl Server {
         let reply = self.reply(request).await;
         let close = match self.fault {
             ErrorsCloseConnection => !reply.is_response(),
-            TooLargeCloses => reply.code_str() == Some("too_large"),
+            TooLargeCloses => reply.code() == Some("too_large"),
             _ => false,
         };
         let (mut bytes, _) = self.encode(&reply, Some(request));
-        if self.fault == DoubleReply && reply.code_str() == Some("no_handler") {
+        if self.fault == DoubleReply && reply.code() == Some("no_handler") {
             bytes = [bytes.clone(), self.encode(&reply, Some(request)).0].concat();
         }
         (bytes, close)
@@ -276,7 +276,7 @@ impl Server {
             _ => {}
         }
         let reply = self.correct(&request).await;
-        if f == UnknownIsError && reply.code_str() == Some("no_handler") {
+        if f == UnknownIsError && reply.code() == Some("no_handler") {
             return Reply::error(2, "no_handler", "No Handler for Event registered", None);
         }
         reply

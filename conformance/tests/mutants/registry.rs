@@ -131,10 +131,10 @@ impl Registry {
     }
 
     async fn register(self: Arc<Self>, id: String, addr: String) -> Reply {
-        let fail = |code, reason| Reply::code(code, Some(CoreType::Register), Some(reason));
+        let fail = |code, reason| Reply::for_code(code, Some(CoreType::Register), Some(reason));
         if self.fault != NoHealthCheck && !self.healthy(&addr).await {
             return if self.fault == UnhealthyWithoutReason {
-                Reply::code(Code::Unhealthy, Some(CoreType::Register), None)
+                Reply::for_code(Code::Unhealthy, Some(CoreType::Register), None)
             } else {
                 fail(Code::Unhealthy, "Unhealthy service")
             };
@@ -208,7 +208,7 @@ impl Registry {
             before != nodes.len()
         };
         if !removed && self.fault != UnregisterUnknownSucceeds {
-            return Reply::code(
+            return Reply::for_code(
                 Code::NotRegistered,
                 Some(CoreType::Unregister),
                 Some("Node is not registered"),

@@ -1,6 +1,6 @@
 //! `connection`: a byte stream, cut at arbitrary points, through a node: the sans-IO
 //! exchange core of `uhome-protocol` on a `FrameBuffer` (the fuzz target, no tokio), and the
-//! runtime's per-connection handler (`uhome_runtime::connection::serve`) on an in-memory
+//! runtime's per-connection handler (`uhome_runtime::inbound::serve`) on an in-memory
 //! stream (replayed by the tests).
 
 use std::sync::{Arc, OnceLock};
@@ -14,7 +14,7 @@ use uhome_protocol::reply::{encode_response, ReplyEnvelope, Response, Text};
 use uhome_protocol::{Decoded, Event, Frame, FrameBuffer, Message, HEADER_LEN, MAX_FRAME_LEN};
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::node::ready;
-use uhome_runtime::{connection, Dispatch, Node, Reply, ReplyFuture};
+use uhome_runtime::{inbound, Dispatch, Node, Reply, ReplyFuture};
 
 /// The one application type the node under fuzzing handles.
 const ECHO: &str = "echo";
@@ -84,9 +84,7 @@ async fn exchange(stream: &[u8], sizes: &[usize]) -> Vec<u8> {
     let (client, server) = tokio::io::duplex(64 * 1024);
     let node = node();
     let serving =
-        tokio::spawn(
-            async move { connection::serve(server, &node, &CancellationToken::new()).await },
-        );
+        tokio::spawn(async move { inbound::serve(server, &node, &CancellationToken::new()).await });
     let (mut from_node, mut to_node) = tokio::io::split(client);
     let reading = tokio::spawn(async move {
         let mut out = Vec::new();

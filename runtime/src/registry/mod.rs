@@ -86,7 +86,7 @@ struct Entry {
     failures: u32,
 }
 
-struct Shared {
+struct RegistryInner {
     config: RegistryConfig,
     client: Client,
     nodes: Mutex<Vec<Entry>>,
@@ -103,7 +103,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Shared {
+impl RegistryInner {
     fn list(&self) -> Vec<(String, String)> {
         lock(&self.nodes)
             .iter()
@@ -151,8 +151,9 @@ impl Shared {
     }
 
     async fn register(self: Arc<Self>, node_id: String, address: String) -> Reply {
-        let fail =
-            |code: Code, reason: &str| Reply::code(code, Some(CoreType::Register), Some(reason));
+        let fail = |code: Code, reason: &str| {
+            Reply::for_code(code, Some(CoreType::Register), Some(reason))
+        };
         if !self.healthy(&address).await {
             return fail(Code::Unhealthy, "Unhealthy service");
         }
@@ -223,7 +224,7 @@ impl Shared {
         let _change = self.changes.lock().await;
         let previous = lock(&self.nodes).clone();
         if !previous.iter().any(|e| e.node_id == node_id) {
-            return Reply::code(
+            return Reply::for_code(
                 Code::NotRegistered,
                 Some(CoreType::Unregister),
                 Some("Node is not registered"),
@@ -348,7 +349,11 @@ fn nodes_frame(
 
 /// Pushes the wanted list to the broker whenever it changes, retrying with backoff while the
 /// broker is down ([UH-REGISTRY-4]).
-async fn pusher(shared: Arc<Shared>, attempted: watch::Sender<u64>, stop: CancellationToken) {
+async fn pusher(
+    shared: Arc<RegistryInner>,
+    attempted: watch::Sender<u64>,
+    stop: CancellationToken,
+) {
     let mut wanted = shared.wanted.subscribe();
     let mut backoff = Backoff::new(PUSH_BACKOFF);
     let mut pushed = 0u64;
@@ -396,7 +401,7 @@ async fn pusher(shared: Arc<Shared>, attempted: watch::Sender<u64>, stop: Cancel
 }
 
 struct RegistryDispatch {
-    shared: Arc<Shared>,
+    shared: Arc<RegistryInner>,
 }
 
 impl Dispatch for RegistryDispatch {
@@ -425,7 +430,7 @@ impl Dispatch for RegistryDispatch {
 
 /// A running registry.
 pub struct RegistryHandle {
-    shared: Arc<Shared>,
+    shared: Arc<RegistryInner>,
     server: ServerHandle,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -479,7 +484,7 @@ pub async fn start(listen: &str, config: RegistryConfig) -> Result<RegistryHandl
     };
     let (wanted, _) = watch::channel(1u64);
     let (attempted_tx, attempted) = watch::channel(0u64);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(RegistryInner {
         client: Client::with_deadlines(config.id.clone(), config.deadlines),
         nodes: Mutex::new(
             recovered

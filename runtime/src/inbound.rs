@@ -48,7 +48,7 @@ where
                 Ok(None) => break,
                 Err(e) => return End::Io(e),
             };
-            let reply = node.respond(&frame).await;
+            let reply = node.reply_bytes(&frame).await;
             match timeout(config.write_timeout, stream.write_all(&reply)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return End::Io(e),
