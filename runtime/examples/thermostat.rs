@@ -20,7 +20,7 @@ use clap::Parser;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use uhome_runtime::service::{self, Service, ServiceError};
-use uhome_runtime::{Client, Reply, Request};
+use uhome_runtime::{Client, OwnedEvent, Reply};
 
 /// Settings of the thermostat.
 #[derive(Parser, Debug, Clone)]
@@ -107,7 +107,7 @@ pub async fn start(settings: Settings) -> Result<Service, ServiceError> {
     let readings = {
         let state = state.clone();
         let settings = settings.clone();
-        move |request: Request| {
+        move |request: OwnedEvent| {
             let reply = match request.data_value().as_ref().and_then(celsius) {
                 Some(value) => {
                     let room = request
@@ -134,7 +134,7 @@ pub async fn start(settings: Settings) -> Result<Service, ServiceError> {
     let get = {
         let state = state.clone();
         let settings = settings.clone();
-        move |_request: Request| {
+        move |_request: OwnedEvent| {
             let state = state.lock().unwrap_or_else(PoisonError::into_inner);
             let mut extra = Map::new();
             extra.insert("setpoint".into(), json!(settings.setpoint));

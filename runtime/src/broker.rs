@@ -12,15 +12,17 @@ use tokio_util::sync::CancellationToken;
 use uhome_protocol::core_events::{
     pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID, DISCOVER,
 };
-use uhome_protocol::reply::{Published, Response, Unsubscribed};
-use uhome_protocol::{Code, Event};
+use uhome_protocol::reply::{Response, Unsubscribed};
+use uhome_protocol::{Code, Event, V2};
 
-use crate::client::{Client, Deadlines, Outgoing};
+use crate::client::{Client, Deadlines};
 use crate::config::{Backoff, ServerConfig, MAX_DELIVERIES_IN_FLIGHT, PUSH_BACKOFF};
+use crate::delivery::PublishReport;
+use crate::event::OwnedEvent;
 use crate::node::{ready, Dispatch, Node, ReplyFuture};
+use crate::nodes::{self, NodeEntry};
 use crate::reply::Reply;
 use crate::server::{self, ServerHandle};
-use crate::service::PublishReport;
 
 /// Broker settings.
 #[derive(Debug, Clone)]
@@ -51,8 +53,8 @@ impl Default for BrokerConfig {
 
 #[derive(Default)]
 struct State {
-    /// Node ids and addresses, in list order.
-    nodes: Vec<(String, String)>,
+    /// The node list, in list order.
+    nodes: Vec<NodeEntry>,
     /// Patterns per node id.
     subscriptions: HashMap<String, BTreeSet<String>>,
     /// Whether a list has arrived from the registry (a later discover reply is stale).
@@ -60,48 +62,34 @@ struct State {
 }
 
 impl State {
-    fn replace(&mut self, nodes: Vec<(String, String)>) {
-        // [UH-BROKER-2]: subscriptions of kept ids stay, those of removed ids go.
+    /// Installs a list from the registry, pushed or discovered ([UH-BROKER-1],
+    /// [UH-BROKER-10]): subscriptions of kept ids stay, those of removed ids go
+    /// ([UH-BROKER-2]). Returns what changed, for the log.
+    fn install(&mut self, nodes: Vec<NodeEntry>) -> Option<String> {
+        let change = nodes::change(&self.nodes, &nodes);
         self.subscriptions
-            .retain(|id, _| nodes.iter().any(|(n, _)| n == id));
+            .retain(|id, _| nodes.iter().any(|n| &n.node_id == id));
         self.nodes = nodes;
+        self.listed = true;
+        change
     }
 
     fn is_listed(&self, node_id: &str) -> bool {
-        self.nodes.iter().any(|(id, _)| id == node_id)
+        self.nodes.iter().any(|n| n.node_id == node_id)
     }
 
     /// Each node with a matching subscription, once ([UH-BROKER-7]).
-    fn targets(&self, event_type: &str) -> Vec<(String, String)> {
+    fn targets(&self, event_type: &str) -> Vec<NodeEntry> {
         self.nodes
             .iter()
-            .filter(|(id, _)| {
+            .filter(|n| {
                 self.subscriptions
-                    .get(id)
+                    .get(&n.node_id)
                     .is_some_and(|patterns| patterns.iter().any(|p| pattern_matches(p, event_type)))
             })
             .cloned()
             .collect()
     }
-}
-
-/// What differs from `old` to `new`, for the log: `+id (address)` for a node added,
-/// `-id` for one removed, `id → address` for one that moved; `None` when nothing did.
-fn list_change(old: &[(String, String)], new: &[(String, String)]) -> Option<String> {
-    let mut changes = Vec::new();
-    for (id, address) in new {
-        match old.iter().find(|(o, _)| o == id) {
-            None => changes.push(format!("+{id} ({address})")),
-            Some((_, was)) if was != address => changes.push(format!("{id} → {address}")),
-            Some(_) => {}
-        }
-    }
-    for (id, _) in old {
-        if !new.iter().any(|(n, _)| n == id) {
-            changes.push(format!("-{id}"));
-        }
-    }
-    (!changes.is_empty()).then(|| changes.join(", "))
 }
 
 struct BrokerInner {
@@ -113,15 +101,6 @@ struct BrokerInner {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// An event to deliver, owned.
-struct Delivery {
-    id: String,
-    timestamp: String,
-    source: String,
-    event_type: String,
-    data: Option<String>,
 }
 
 impl BrokerInner {
@@ -161,17 +140,11 @@ impl BrokerInner {
 
     /// Delivers to every matching subscriber concurrently, each on its own connection and
     /// within the client deadlines ([UH-BROKER-7], [UH-BROKER-8]).
-    async fn deliver(self: Arc<Self>, delivery: Delivery) -> PublishReport {
-        let targets = lock(&self.state).targets(&delivery.event_type);
-        let request = Arc::new(Outgoing {
-            event_type: delivery.event_type,
-            data: delivery.data,
-            id: Some(delivery.id),
-            timestamp: Some(delivery.timestamp),
-            source: Some(delivery.source),
-        });
+    async fn deliver(self: Arc<Self>, event: OwnedEvent) -> PublishReport {
+        let targets = lock(&self.state).targets(&event.event_type);
+        let request = Arc::new(event);
         let mut sends = JoinSet::new();
-        for (node_id, address) in targets {
+        for NodeEntry { node_id, address } in targets {
             let shared = self.clone();
             let request = request.clone();
             sends.spawn(async move {
@@ -185,10 +158,7 @@ impl BrokerInner {
                 (node_id, outcome.is_ok())
             });
         }
-        let mut report = PublishReport {
-            delivered: 0,
-            failed: Vec::new(),
-        };
+        let mut report = PublishReport::default();
         while let Some(joined) = sends.join_next().await {
             match joined {
                 Ok((_, true)) => report.delivered += 1,
@@ -209,20 +179,12 @@ impl Dispatch for BrokerDispatch {
         let kind = CoreType::of(&event.event_type)?;
         Some(match kind {
             CoreType::Nodes => ready(match Nodes::from_data(event.data) {
-                Ok(nodes) => {
-                    let list: Vec<(String, String)> = nodes
-                        .iter()
-                        .map(|n| (n.node_id.to_string(), n.address.to_string()))
-                        .collect();
-                    let mut state = lock(&self.shared.state);
-                    match list_change(&state.nodes, &list) {
-                        Some(change) => {
-                            tracing::info!(nodes = list.len(), "node list: {change}")
-                        }
-                        None => tracing::debug!(nodes = list.len(), "node list unchanged"),
+                Ok(list) => {
+                    let count = list.len();
+                    match lock(&self.shared.state).install(nodes::owned(&list)) {
+                        Some(change) => tracing::info!(nodes = count, "node list: {change}"),
+                        None => tracing::debug!(nodes = count, "node list unchanged"),
                     }
-                    state.replace(list);
-                    state.listed = true;
                     Reply::data(&Response::of(Code::NodesUpdated))
                 }
                 Err(e) => Reply::for_error(&e, Some(kind)),
@@ -232,19 +194,17 @@ impl Dispatch for BrokerDispatch {
             }
             CoreType::Publish => match Publish::from_data(event.data) {
                 Ok(publish) => {
-                    let delivery = Delivery {
+                    let delivery = OwnedEvent {
+                        version: V2,
                         id: event.id.to_string(),
                         timestamp: event.timestamp.to_string(),
                         source: event.source.to_string(),
                         event_type: publish.event_type.to_string(),
                         data: publish.data.map(|d| d.as_str().to_string()),
+                        error: None,
                     };
                     let shared = self.shared.clone();
-                    Box::pin(async move {
-                        let report = shared.deliver(delivery).await;
-                        let failed: Vec<&str> = report.failed.iter().map(String::as_str).collect();
-                        Reply::data(&Published::new(report.delivered as usize, &failed))
-                    })
+                    Box::pin(async move { shared.deliver(delivery).await.reply() })
                 }
                 Err(e) => ready(Reply::for_error(&e, Some(kind))),
             },
@@ -266,27 +226,18 @@ async fn discover(shared: Arc<BrokerInner>, registry: String, stop: Cancellation
             .request(&registry, DISCOVER, Some(&json!({})))
             .await
         {
-            if let Some(data) = reply.data_value().filter(|_| reply.is_success()) {
-                let text = data.to_string();
-                if let Ok(raw) = uhome_protocol::RawJson::parse(&text) {
-                    if let Ok(nodes) = Nodes::from_data(Some(raw)) {
-                        let mut state = lock(&shared.state);
-                        if !state.listed {
-                            state.replace(
-                                nodes
-                                    .iter()
-                                    .map(|n| (n.node_id.to_string(), n.address.to_string()))
-                                    .collect(),
-                            );
-                            state.listed = true;
-                            tracing::info!(
-                                nodes = state.nodes.len(),
-                                "node list obtained from the registry"
-                            );
-                        }
-                        return;
-                    }
+            let data = reply.event.data.as_deref().filter(|_| reply.is_success());
+            let list = data.and_then(|text| uhome_protocol::RawJson::parse(text).ok());
+            if let Ok(list) = Nodes::from_data(list) {
+                let mut state = lock(&shared.state);
+                if !state.listed {
+                    state.install(nodes::owned(&list));
+                    tracing::info!(
+                        nodes = state.nodes.len(),
+                        "node list obtained from the registry"
+                    );
                 }
+                return;
             }
         }
         tokio::select! {
@@ -311,7 +262,7 @@ impl BrokerHandle {
     }
 
     /// The node list, in order.
-    pub fn nodes(&self) -> Vec<(String, String)> {
+    pub fn nodes(&self) -> Vec<NodeEntry> {
         lock(&self.shared.state).nodes.clone()
     }
 
@@ -333,12 +284,9 @@ impl BrokerHandle {
     ) -> PublishReport {
         self.shared
             .clone()
-            .deliver(Delivery {
-                id: crate::reply::new_id(),
-                timestamp: crate::reply::now(),
-                source: source.to_string(),
-                event_type: event_type.to_string(),
+            .deliver(OwnedEvent {
                 data: data.map(|d| d.to_string()),
+                ..OwnedEvent::new(source, event_type, None)
             })
             .await
     }
@@ -385,30 +333,4 @@ pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<Broker
         stop,
         tasks,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::list_change;
-
-    fn list(entries: &[(&str, &str)]) -> Vec<(String, String)> {
-        entries
-            .iter()
-            .map(|(id, address)| (id.to_string(), address.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn a_list_change_says_what_changed_and_nothing_when_nothing_did() {
-        let before = list(&[("lamp", "h:1"), ("desk", "h:2")]);
-        assert_eq!(list_change(&before, &before), None);
-        let reordered = list(&[("desk", "h:2"), ("lamp", "h:1")]);
-        assert_eq!(list_change(&before, &reordered), None);
-        let after = list(&[("lamp", "h:9"), ("oven", "h:3")]);
-        assert_eq!(
-            list_change(&before, &after).as_deref(),
-            Some("lamp → h:9, +oven (h:3), -desk")
-        );
-        assert_eq!(list_change(&[], &[]), None);
-    }
 }

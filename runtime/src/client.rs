@@ -11,12 +11,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_util::codec::Decoder;
-use uhome_protocol::{encode_event, Body, Code, Envelope, Message, V2};
+use uhome_protocol::{encode_event, Body, Code, Envelope, Message};
 
 use crate::codec::{FrameCodec, OwnedFrame};
 use crate::config::CLIENT_TIMEOUT;
-use crate::reply::{encode_frame_vec, estimate, new_id, now, Verbatim};
-use crate::request::Request;
+use crate::event::OwnedEvent;
+use crate::reply::{encode_frame_vec, estimate, Verbatim};
 
 /// Why a request got no reply.
 #[derive(Debug, thiserror::Error)]
@@ -54,53 +54,13 @@ pub enum ClientError {
     BadData(uhome_protocol::Error),
 }
 
-/// A request to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    /// `type`
-    pub event_type: String,
-    /// `data` as JSON text.
-    pub data: Option<String>,
-    /// `id`; a fresh UUID when `None`.
-    pub id: Option<String>,
-    /// `timestamp`; now when `None`.
-    pub timestamp: Option<String>,
-    /// `source`; the client's node id when `None`.
-    pub source: Option<String>,
-}
-
-impl Outgoing {
-    /// A request of `event_type` with `data`.
-    pub fn new(event_type: impl Into<String>, data: Option<&Value>) -> Outgoing {
-        Outgoing {
-            event_type: event_type.into(),
-            data: data.map(Value::to_string),
-            id: None,
-            timestamp: None,
-            source: None,
-        }
-    }
-}
-
-/// A decoded reply.
+/// A decoded reply: its status byte and its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyEvent {
     /// Status byte.
     pub status: u8,
-    /// Wire version.
-    pub version: u16,
-    /// `id`
-    pub id: String,
-    /// `timestamp`
-    pub timestamp: String,
-    /// `source`
-    pub source: String,
-    /// `type`
-    pub event_type: String,
-    /// `data` as JSON text.
-    pub data: Option<String>,
-    /// `error` as JSON text.
-    pub error: Option<String>,
+    /// The event (`data` on success, `error` on failure).
+    pub event: OwnedEvent,
 }
 
 impl ReplyEvent {
@@ -112,16 +72,9 @@ impl ReplyEvent {
                 uhome_protocol::EventFault::NotAnObject,
             ));
         };
-        let event = Request::from_event(frame.header.version, &event);
         Ok(ReplyEvent {
             status: frame.header.status,
-            version: event.version,
-            id: event.id,
-            timestamp: event.timestamp,
-            source: event.source,
-            event_type: event.event_type,
-            data: event.data,
-            error: event.error,
+            event: OwnedEvent::from_event(frame.header.version, &event),
         })
     }
 
@@ -132,20 +85,16 @@ impl ReplyEvent {
 
     /// `data` as a JSON value.
     pub fn data_value(&self) -> Option<Value> {
-        self.data
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
+        self.event.data_value()
     }
 
     /// `error` as a JSON value.
     pub fn error_value(&self) -> Option<Value> {
-        self.error
-            .as_deref()
-            .and_then(|e| serde_json::from_str(e).ok())
+        self.event.error_value()
     }
 
     fn body(&self) -> Option<Value> {
-        if self.error.is_some() {
+        if self.event.error.is_some() {
             self.error_value()
         } else {
             self.data_value()
@@ -216,24 +165,25 @@ impl ReplyEvent {
 
     /// The whole reply as JSON, for printing.
     pub fn to_json(&self) -> Value {
+        let e = &self.event;
         let mut event = serde_json::Map::new();
-        event.insert("id".into(), self.id.clone().into());
-        event.insert("timestamp".into(), self.timestamp.clone().into());
-        event.insert("source".into(), self.source.clone().into());
-        event.insert("type".into(), self.event_type.clone().into());
-        if let Some(data) = &self.data {
+        event.insert("id".into(), e.id.clone().into());
+        event.insert("timestamp".into(), e.timestamp.clone().into());
+        event.insert("source".into(), e.source.clone().into());
+        event.insert("type".into(), e.event_type.clone().into());
+        if let Some(data) = &e.data {
             event.insert(
                 "data".into(),
                 self.data_value().unwrap_or_else(|| data.clone().into()),
             );
         }
-        if let Some(error) = &self.error {
+        if let Some(error) = &e.error {
             event.insert(
                 "error".into(),
                 self.error_value().unwrap_or_else(|| error.clone().into()),
             );
         }
-        serde_json::json!({ "status": self.status, "version": self.version, "event": event })
+        serde_json::json!({ "status": self.status, "version": e.version, "event": event })
     }
 }
 
@@ -303,11 +253,16 @@ impl Client {
         event_type: &str,
         data: Option<&Value>,
     ) -> Result<ReplyEvent, ClientError> {
-        self.send(addr, &Outgoing::new(event_type, data)).await
+        self.send(addr, &self.event(event_type, data)).await
+    }
+
+    /// A new request of `event_type` from this client's node id.
+    pub fn event(&self, event_type: &str, data: Option<&Value>) -> OwnedEvent {
+        OwnedEvent::new(&self.inner.source, event_type, data)
     }
 
     /// Sends one request on a new connection, reads the reply, closes ([UH-EXCHANGE-9]).
-    pub async fn send(&self, addr: &str, request: &Outgoing) -> Result<ReplyEvent, ClientError> {
+    pub async fn send(&self, addr: &str, request: &OwnedEvent) -> Result<ReplyEvent, ClientError> {
         let frame = self.encode(request)?;
         let reply = self.send_frame(addr, &frame).await?;
         ReplyEvent::decode(&reply).map_err(ClientError::BadReply)
@@ -347,21 +302,19 @@ impl Client {
         })
     }
 
-    /// Encodes a request frame (version 2, status 1) in one buffer, so that it goes out in
-    /// one write ([UH-EXCHANGE-12]).
-    pub fn encode(&self, request: &Outgoing) -> Result<Bytes, ClientError> {
+    /// Encodes a request frame (status 1, the event's version) in one buffer, so that it
+    /// goes out in one write ([UH-EXCHANGE-12]). `data` must be JSON; `error` is not sent.
+    pub fn encode(&self, request: &OwnedEvent) -> Result<Bytes, ClientError> {
         let data = request
             .data
             .as_deref()
             .map(|d| uhome_protocol::RawJson::parse(d).map(|_| Verbatim(d.trim())))
             .transpose()
             .map_err(|e| ClientError::BadData(e.into()))?;
-        let id = request.id.clone().unwrap_or_else(new_id);
-        let timestamp = request.timestamp.clone().unwrap_or_else(now);
         let envelope = Envelope {
-            id: &id,
-            timestamp: &timestamp,
-            source: request.source.as_deref().unwrap_or(&self.inner.source),
+            id: &request.id,
+            timestamp: &request.timestamp,
+            source: &request.source,
             event_type: &request.event_type,
         };
         let body = match &data {
@@ -370,13 +323,19 @@ impl Client {
         };
         let size = estimate(
             request.data.as_ref().map_or(0, String::len)
-                + id.len()
-                + timestamp.len()
-                + envelope.source.len()
+                + request.id.len()
+                + request.timestamp.len()
+                + request.source.len()
                 + request.event_type.len(),
         );
         encode_frame_vec(size, |out| {
-            encode_event(out, V2, uhome_protocol::status::OK, &envelope, body)
+            encode_event(
+                out,
+                request.version,
+                uhome_protocol::status::OK,
+                &envelope,
+                body,
+            )
         })
         .map_err(ClientError::Encode)
     }
@@ -391,7 +350,7 @@ pub struct Connection {
 
 impl Connection {
     /// Sends a request and reads its reply.
-    pub async fn send(&mut self, request: &Outgoing) -> Result<ReplyEvent, ClientError> {
+    pub async fn send(&mut self, request: &OwnedEvent) -> Result<ReplyEvent, ClientError> {
         let frame = self.client.encode(request)?;
         let reply = self.send_frame(&frame).await?;
         ReplyEvent::decode(&reply).map_err(ClientError::BadReply)

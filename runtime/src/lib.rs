@@ -8,16 +8,20 @@
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod delivery;
+pub mod event;
 pub mod inbound;
 pub mod node;
+pub mod nodes;
 pub mod reply;
-pub mod request;
 pub mod server;
 
-pub use client::{Client, ClientError, Outgoing, ReplyEvent};
+pub use client::{Client, ClientError, ReplyEvent};
+pub use delivery::PublishReport;
+pub use event::OwnedEvent;
 pub use node::{Dispatch, Node, ReplyFuture};
+pub use nodes::NodeEntry;
 pub use reply::Reply;
-pub use request::Request;
 pub mod broker;
 pub mod registry;
 pub mod service;

@@ -26,13 +26,15 @@ use uhome_protocol::Event;
 
 use crate::client::{Client, ClientError, Deadlines, ReplyEvent};
 use crate::config::{Backoff, ServerConfig, MAX_SERVICE_REFRESH, SERVICE_BACKOFF, SERVICE_REFRESH};
+use crate::delivery::PublishReport;
+use crate::event::OwnedEvent;
 use crate::node::{Dispatch, Node, ReplyFuture};
+use crate::nodes::NodeEntry;
 use crate::reply::Reply;
-use crate::request::Request;
 use crate::server::{self, ServerHandle};
 
 /// An application handler.
-pub type Handler = Arc<dyn Fn(Request) -> ReplyFuture + Send + Sync>;
+pub type Handler = Arc<dyn Fn(OwnedEvent) -> ReplyFuture + Send + Sync>;
 
 /// Why a service could not start or act.
 #[derive(Debug, thiserror::Error)]
@@ -110,15 +112,6 @@ impl ServiceError {
             description: reply.describe(),
         }
     }
-}
-
-/// What the broker reported for a publish ([UH-BROKER-9]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishReport {
-    /// Deliveries that got a reply.
-    pub delivered: u64,
-    /// Node ids whose delivery failed.
-    pub failed: Vec<String>,
 }
 
 /// How the unregistration at shutdown went ([UH-SERVICE-5]).
@@ -201,7 +194,7 @@ impl ServiceBuilder {
     /// matches itself). The first matching handler, in the order added, answers.
     pub fn handle<F, Fut>(mut self, pattern: impl Into<String>, handler: F) -> Self
     where
-        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        F: Fn(OwnedEvent) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Reply> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |request| Box::pin(handler(request)));
@@ -256,7 +249,7 @@ impl ServiceBuilder {
             .chain(&self.subscriptions)
         {
             if !is_valid_pattern(pattern) {
-                return Err(ServiceError::Pattern(pattern.clone()));
+                return Err(ServiceError::Pattern(pattern.to_string()));
             }
         }
         if self.refresh.is_zero() || self.refresh > MAX_SERVICE_REFRESH {
@@ -360,7 +353,7 @@ impl Dispatch for Handlers {
                     .iter()
                     .find(|(pattern, _)| pattern_matches(pattern, &event_type))
             })?;
-        Some(handler(Request::from_event(version, event)))
+        Some(handler(OwnedEvent::from_event(version, event)))
     }
 }
 
@@ -940,32 +933,16 @@ pub async fn publish(
             &reply,
         ));
     }
-    let data = reply.data_value().unwrap_or_default();
-    let missing = |member| ServiceError::MissingMember {
+    PublishReport::from_reply(&reply).map_err(|member| ServiceError::MissingMember {
         addr: broker.to_string(),
         event_type: core_events::PUBLISH,
         member,
         role: "broker",
-    };
-    let delivered = data
-        .get("delivered")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| missing("delivered"))?;
-    let failed = data
-        .get("failed")
-        .and_then(Value::as_array)
-        .ok_or_else(|| missing("failed"))?
-        .iter()
-        .filter_map(|id| id.as_str().map(str::to_string))
-        .collect();
-    Ok(PublishReport { delivered, failed })
+    })
 }
 
 /// The registry's node list ([UH-REGISTRY-8]); a reply without it is an error.
-pub async fn discover(
-    client: &Client,
-    registry: &str,
-) -> Result<Vec<(String, String)>, ServiceError> {
+pub async fn discover(client: &Client, registry: &str) -> Result<Vec<NodeEntry>, ServiceError> {
     let reply = client
         .request(registry, core_events::DISCOVER, None)
         .await?;
@@ -999,7 +976,7 @@ pub async fn discover(
             let id = n.get("nodeId").and_then(Value::as_str);
             let address = n.get("address").and_then(Value::as_str);
             match (id, address) {
-                (Some(id), Some(address)) => Ok((id.to_string(), address.to_string())),
+                (Some(id), Some(address)) => Ok(NodeEntry::new(id, address)),
                 _ => Err(ServiceError::MissingMember {
                     addr: registry.to_string(),
                     event_type: core_events::DISCOVER,

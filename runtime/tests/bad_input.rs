@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use uhome_protocol::core_events::HEALTHCHECK;
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::service::Service;
-use uhome_runtime::{Client, Outgoing, Reply, ReplyEvent};
+use uhome_runtime::{Client, Reply, ReplyEvent};
 
 #[derive(Deserialize)]
 struct File {
@@ -65,7 +65,7 @@ fn vectors() -> Vec<Vector> {
 }
 
 fn check(reply: &ReplyEvent, expected: &Expected) -> Result<(), String> {
-    let got = (reply.status, reply.event_type.as_str(), reply.code());
+    let got = (reply.status, reply.event.event_type.as_str(), reply.code());
     let want = (
         expected.status,
         expected.event_type.as_str(),
@@ -145,7 +145,7 @@ async fn every_vector_with_a_reply_gets_it_from_every_node_kind() {
 async fn echo_service(config: ServerConfig) -> Service {
     Service::builder("echo")
         .server_config(config)
-        .handle("echo", |request: uhome_runtime::Request| async move {
+        .handle("echo", |request: uhome_runtime::OwnedEvent| async move {
             let mut extra = serde_json::Map::new();
             extra.insert("echo".into(), request.data_value().unwrap_or_default());
             Reply::response("echo", "Echo", extra)
@@ -156,8 +156,9 @@ async fn echo_service(config: ServerConfig) -> Service {
 }
 
 fn echo_frame(n: u64) -> Vec<u8> {
-    Client::new("c")
-        .encode(&Outgoing::new("echo", Some(&serde_json::json!(n))))
+    let client = Client::new("c");
+    client
+        .encode(&client.event("echo", Some(&serde_json::json!(n))))
         .unwrap()
         .to_vec()
 }

@@ -22,7 +22,7 @@ use uhome_runtime::broker::BrokerConfig;
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::registry::RegistryConfig;
 use uhome_runtime::server::{self, ServerHandle};
-use uhome_runtime::{Client, Dispatch, Node, Reply, ReplyFuture};
+use uhome_runtime::{Client, Dispatch, Node, NodeEntry, Reply, ReplyFuture};
 
 struct Nothing;
 impl Dispatch for Nothing {
@@ -125,10 +125,10 @@ async fn re_registration_follows_uh_registry_2() {
         Some("registered"),
         "the old address is dead"
     );
-    assert_eq!(mesh.registry.nodes(), vec![("n".to_string(), b.clone())]);
+    assert_eq!(mesh.registry.nodes(), vec![NodeEntry::new("n", b.clone())]);
     assert!(
         eventually(Duration::from_secs(2), || mesh.broker.nodes()
-            == vec![("n".to_string(), b.clone())])
+            == vec![NodeEntry::new("n", b.clone())])
         .await
     );
     second.shutdown().await;
@@ -255,7 +255,7 @@ async fn failed_health_checks_evict_and_the_broker_list_follows() {
         eventually(Duration::from_secs(3), || registry.nodes().len() == 1).await,
         "evicted"
     );
-    assert_eq!(registry.nodes()[0].0, "stays");
+    assert_eq!(registry.nodes()[0].node_id, "stays");
     assert!(
         eventually(Duration::from_secs(2), || broker.nodes().len() == 1).await,
         "the broker's list follows"
@@ -278,9 +278,8 @@ async fn resets_before_the_reply_and_mid_frame_do_not_hurt_the_node() {
         .await
         .unwrap();
     let addr = service.local_addr().to_string();
-    let frame = Client::new("c")
-        .encode(&uhome_runtime::Outgoing::new("slow", None))
-        .unwrap();
+    let client = Client::new("c");
+    let frame = client.encode(&client.event("slow", None)).unwrap();
     for cut in [frame.len(), 3, frame.len() / 2] {
         let stream = TcpStream::connect(&addr).await.unwrap();
         let mut stream = stream;
@@ -337,7 +336,10 @@ async fn a_registry_restarted_on_its_data_directory_has_the_same_nodes() {
     let restarted = registry_with(config).await;
     assert_eq!(restarted.nodes(), before);
     assert_eq!(
-        before.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        before
+            .iter()
+            .map(|n| n.node_id.as_str())
+            .collect::<Vec<_>>(),
         ["a", "c"]
     );
     assert!(restarted.recovered().problems.is_empty());
@@ -375,7 +377,7 @@ async fn a_corrupt_state_file_is_reported_and_the_intact_records_recovered() {
         ..RegistryConfig::default()
     })
     .await;
-    let ids: Vec<String> = registry.nodes().into_iter().map(|(id, _)| id).collect();
+    let ids: Vec<String> = registry.nodes().into_iter().map(|n| n.node_id).collect();
     assert_eq!(ids, ["one", "two"]);
     assert_eq!(
         registry.recovered().problems.len(),
@@ -484,7 +486,7 @@ async fn a_failing_handler_is_answered_internal_and_the_node_keeps_serving() {
             (0, Some("internal")),
             "{event_type}"
         );
-        assert_eq!(reply.event_type, "µHome.error");
+        assert_eq!(reply.event.event_type, "µHome.error");
     }
     assert!(healthy(&addr).await);
     service.shutdown().await;

@@ -112,7 +112,7 @@ async fn publish_reaches_exactly_the_subscribers_once() {
 
     lamp_svc.shutdown().await;
     assert!(
-        !mesh.registry.nodes().iter().any(|(id, _)| id == "lamp"),
+        !mesh.registry.nodes().iter().any(|n| n.node_id == "lamp"),
         "unregistered on shutdown"
     );
     assert!(
@@ -120,7 +120,7 @@ async fn publish_reaches_exactly_the_subscribers_once() {
             .broker
             .nodes()
             .iter()
-            .any(|(id, _)| id == "lamp"))
+            .any(|n| n.node_id == "lamp"))
         .await,
         "the broker's list follows"
     );

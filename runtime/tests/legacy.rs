@@ -25,7 +25,7 @@ use uhome_protocol::{Frame, Message};
 use uhome_runtime::codec::FrameCodec;
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::service::Service;
-use uhome_runtime::{Client, Outgoing, Reply, ReplyEvent};
+use uhome_runtime::{Client, OwnedEvent, Reply, ReplyEvent};
 
 #[derive(Deserialize)]
 struct File {
@@ -86,12 +86,14 @@ fn with_address(frame: &[u8], address: &str) -> Vec<u8> {
     };
     let mut data: serde_json::Value = serde_json::from_str(event.data.unwrap().as_str()).unwrap();
     data["address"] = json!(address);
-    let request = Outgoing {
+    let request = OwnedEvent {
+        version: uhome_protocol::V2,
         event_type: event.event_type.to_string(),
         data: Some(data.to_string()),
-        id: Some(event.id.to_string()),
-        timestamp: Some(event.timestamp.to_string()),
-        source: Some(event.source.to_string()),
+        error: None,
+        id: event.id.to_string(),
+        timestamp: event.timestamp.to_string(),
+        source: event.source.to_string(),
     };
     Client::new("unused").encode(&request).unwrap().to_vec()
 }
@@ -208,7 +210,7 @@ async fn every_captured_exchange_gets_the_legacy_or_the_specified_reply() {
         }
         for (i, (got, want)) in replies.iter().zip(&exchange.expected).enumerate() {
             let ok = got.status == want.status
-                && got.event_type == want.event_type
+                && got.event.event_type == want.event_type
                 && got.code().as_deref() == Some(want.code.as_str())
                 && (want.message.is_none() || got.message() == want.message)
                 && (want.reason.is_none() || got.reason() == want.reason);
@@ -216,14 +218,14 @@ async fn every_captured_exchange_gets_the_legacy_or_the_specified_reply() {
                 failures.push(format!(
                     "{capture} reply {i}: got {} {} {:?} {:?}",
                     got.status,
-                    got.event_type,
+                    got.event.event_type,
                     got.code(),
                     got.message()
                 ));
             }
             if exchange.outcome == "compatible" {
                 let legacy = &exchange.legacy_replies[i];
-                if (got.event_type.as_str(), got.status, got.message())
+                if (got.event.event_type.as_str(), got.status, got.message())
                     != (
                         legacy.event_type.as_str(),
                         legacy.status,

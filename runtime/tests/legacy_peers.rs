@@ -134,7 +134,7 @@ async fn serve(
     let Ok(request) = ReplyEvent::decode(&frame) else {
         return Ok(());
     };
-    log.lock().unwrap().push(request.event_type.clone());
+    log.lock().unwrap().push(request.event.event_type.clone());
     let reply = answer(&request);
     stream.write_all(&reply).await?;
     stream.shutdown().await
@@ -148,7 +148,7 @@ async fn legacy_registry() -> Fake {
     let refused = node_already_exists();
     let known = Arc::new(Mutex::new(Vec::<String>::new()));
     let answer: Answer = Arc::new(move |request| {
-        if request.event_type != REGISTER {
+        if request.event.event_type != REGISTER {
             return no_handler.clone();
         }
         let data = request.data_value().unwrap_or_default();
@@ -172,7 +172,7 @@ async fn legacy_broker(lost: usize) -> Fake {
     let (_, no_handler) = capture("6-unknown-type");
     let refusals = Arc::new(AtomicUsize::new(0));
     let answer: Answer = Arc::new(move |request| {
-        if request.event_type != SUBSCRIBE {
+        if request.event.event_type != SUBSCRIBE {
             return no_handler.clone();
         }
         if refusals.fetch_add(1, Ordering::SeqCst) < lost {

@@ -19,7 +19,7 @@ use uhome_protocol::core_events::HEALTHCHECK;
 use uhome_runtime::broker::{self, BrokerConfig, BrokerHandle};
 use uhome_runtime::registry::{self, RegistryConfig, RegistryHandle};
 use uhome_runtime::service::{Service, ServiceBuilder, ServiceError, Unregistration};
-use uhome_runtime::Client;
+use uhome_runtime::{Client, NodeEntry};
 
 fn free_addr() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -97,7 +97,7 @@ async fn a_service_started_before_the_mesh_registers_and_receives_a_publish() {
         .unwrap();
     assert_eq!(
         registry.nodes(),
-        vec![("early".to_string(), service.local_addr().to_string())]
+        vec![NodeEntry::new("early", service.local_addr().to_string())]
     );
     let report = broker
         .publish("switch", "home.lamp.on", Some(&json!({"level": 1})))
@@ -140,7 +140,7 @@ async fn after_the_mesh_restarts_with_nothing_remembered_the_service_registers_a
     let advertised = service.local_addr().to_string();
     assert!(
         eventually(Duration::from_secs(10), || registry.nodes()
-            == vec![("steady".to_string(), advertised.clone())])
+            == vec![NodeEntry::new("steady", advertised.clone())])
         .await,
         "registered again by itself"
     );
@@ -296,7 +296,7 @@ async fn an_id_held_by_another_healthy_node_is_a_refusal_not_a_registration() {
     assert!(description.contains("Node already exists"), "{description}");
     assert_eq!(
         mesh.registry.nodes(),
-        vec![("twin".to_string(), first.local_addr().to_string())]
+        vec![NodeEntry::new("twin", first.local_addr().to_string())]
     );
     first.shutdown().await;
     mesh.shutdown().await;

@@ -19,10 +19,10 @@ use common::*;
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 use uhome_runtime::service;
-use uhome_runtime::{Client, Request};
+use uhome_runtime::{Client, OwnedEvent};
 
 /// The next switch; it is published after the reading's reply, so it is waited for.
-async fn next(rx: &mut UnboundedReceiver<Request>) -> Request {
+async fn next(rx: &mut UnboundedReceiver<OwnedEvent>) -> OwnedEvent {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("a switch within 5 s")

@@ -13,7 +13,7 @@ use uhome_protocol::core_events::{
 use uhome_protocol::reply::{Published, Response, Unsubscribed};
 use uhome_protocol::{Code, Event};
 use uhome_runtime::client::Deadlines;
-use uhome_runtime::{Client, Dispatch, Outgoing, Reply, ReplyFuture};
+use uhome_runtime::{Client, Dispatch, OwnedEvent, Reply, ReplyFuture};
 
 use super::Fault;
 use super::Fault::*;
@@ -185,7 +185,7 @@ impl Broker {
         out
     }
 
-    async fn publish(self: Arc<Self>, request: Outgoing) -> Reply {
+    async fn publish(self: Arc<Self>, request: OwnedEvent) -> Reply {
         let targets = self.targets(&request.event_type);
         let request = Arc::new(request);
         let mut outcomes = Vec::new();
@@ -247,12 +247,17 @@ impl Dispatch for BrokerDispatch {
                             Some("Node is not registered"),
                         )));
                     }
-                    let request = Outgoing {
+                    let request = OwnedEvent {
+                        version: uhome_protocol::V2,
                         event_type: publish.event_type.to_string(),
                         data: publish.data.map(|d| d.to_string()),
-                        id: (broker.fault != DeliveryFreshId).then(|| event.id.to_string()),
-                        timestamp: Some(event.timestamp.to_string()),
-                        source: Some(source),
+                        error: None,
+                        id: match broker.fault {
+                            DeliveryFreshId => uhome_runtime::reply::new_id(),
+                            _ => event.id.to_string(),
+                        },
+                        timestamp: event.timestamp.to_string(),
+                        source,
                     };
                     Box::pin(broker.publish(request))
                 }

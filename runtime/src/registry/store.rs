@@ -12,6 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::nodes::NodeEntry;
+
 /// File name of the log inside the data directory.
 pub const LOG_FILE: &str = "registry.log";
 
@@ -39,7 +41,7 @@ pub enum Record {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recovered {
     /// The nodes, in registration order.
-    pub nodes: Vec<(String, String)>,
+    pub nodes: Vec<NodeEntry>,
     /// Damaged or truncated records that were dropped, one line each.
     pub problems: Vec<String>,
     /// Where the damaged log was kept, when there were problems.
@@ -69,20 +71,20 @@ fn decode(line: &[u8]) -> Result<Record, &'static str> {
     serde_json::from_str(json).map_err(|_| "unreadable record")
 }
 
-fn apply(nodes: &mut Vec<(String, String)>, record: Record) {
+fn apply(nodes: &mut Vec<NodeEntry>, record: Record) {
     match record {
         Record::Register { node_id, address } => {
-            match nodes.iter_mut().find(|(id, _)| *id == node_id) {
-                Some(entry) => entry.1 = address,
-                None => nodes.push((node_id, address)),
+            match nodes.iter_mut().find(|n| n.node_id == node_id) {
+                Some(entry) => entry.address = address,
+                None => nodes.push(NodeEntry { node_id, address }),
             }
         }
-        Record::Unregister { node_id } => nodes.retain(|(id, _)| *id != node_id),
+        Record::Unregister { node_id } => nodes.retain(|n| n.node_id != node_id),
     }
 }
 
 /// Replays a log's bytes: the nodes, and what was dropped.
-pub fn replay(bytes: &[u8]) -> (Vec<(String, String)>, Vec<String>) {
+pub fn replay(bytes: &[u8]) -> (Vec<NodeEntry>, Vec<String>) {
     let mut nodes = Vec::new();
     let mut problems = Vec::new();
     let mut lines = bytes.split(|&b| b == b'\n').enumerate().peekable();
@@ -183,15 +185,15 @@ impl Store {
 
     /// Rewrites the log as one record per node: written to a temporary file, synced,
     /// renamed over the log, and the directory synced.
-    pub fn compact(&mut self, nodes: &[(String, String)]) -> io::Result<()> {
+    pub fn compact(&mut self, nodes: &[NodeEntry]) -> io::Result<()> {
         let path = self.dir.join(LOG_FILE);
         let tmp = self.dir.join(format!("{LOG_FILE}.tmp"));
         {
             let mut out = File::create(&tmp)?;
-            for (node_id, address) in nodes {
+            for node in nodes {
                 out.write_all(&encode(&Record::Register {
-                    node_id: node_id.clone(),
-                    address: address.clone(),
+                    node_id: node.node_id.clone(),
+                    address: node.address.clone(),
                 }))?;
             }
             out.sync_all()?;
@@ -233,7 +235,7 @@ mod tests {
         let (_, recovered) = Store::open(dir.path()).unwrap();
         assert_eq!(
             recovered.nodes,
-            vec![("a".into(), "h:3".into()), ("c".into(), "h:4".into())]
+            vec![NodeEntry::new("a", "h:3"), NodeEntry::new("c", "h:4")]
         );
         assert!(recovered.problems.is_empty());
         assert!(recovered.backup.is_none());
@@ -255,7 +257,7 @@ mod tests {
         let (_, recovered) = Store::open(dir.path()).unwrap();
         assert_eq!(
             recovered.nodes,
-            vec![("a".into(), "h:1".into()), ("c".into(), "h:3".into())]
+            vec![NodeEntry::new("a", "h:1"), NodeEntry::new("c", "h:3")]
         );
         assert_eq!(recovered.problems.len(), 3, "{:?}", recovered.problems);
         assert!(recovered.problems[0].starts_with("line 2: checksum mismatch"));

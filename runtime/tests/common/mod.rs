@@ -17,7 +17,7 @@ use uhome_runtime::client::Deadlines;
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::registry::{self, RegistryConfig, RegistryHandle};
 use uhome_runtime::service::{Service, ServiceBuilder};
-use uhome_runtime::{Reply, Request};
+use uhome_runtime::{OwnedEvent, Reply};
 
 pub const LOOPBACK: &str = "127.0.0.1:0";
 
@@ -96,11 +96,11 @@ pub type BoxedReply = std::pin::Pin<Box<dyn Future<Output = Reply> + Send>>;
 
 /// A handler that reports each request on a channel and answers `Received`.
 pub fn recorder() -> (
-    impl Fn(Request) -> BoxedReply + Send + Sync + Clone + 'static,
-    mpsc::UnboundedReceiver<Request>,
+    impl Fn(OwnedEvent) -> BoxedReply + Send + Sync + Clone + 'static,
+    mpsc::UnboundedReceiver<OwnedEvent>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handler = move |request: Request| {
+    let handler = move |request: OwnedEvent| {
         let tx = tx.clone();
         Box::pin(async move {
             let _ = tx.send(request);
@@ -111,7 +111,10 @@ pub fn recorder() -> (
 }
 
 /// Drains what arrived within `wait`.
-pub async fn drain(rx: &mut mpsc::UnboundedReceiver<Request>, wait: Duration) -> Vec<Request> {
+pub async fn drain(
+    rx: &mut mpsc::UnboundedReceiver<OwnedEvent>,
+    wait: Duration,
+) -> Vec<OwnedEvent> {
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(r)) = tokio::time::timeout_at(deadline, rx.recv()).await {

@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use uhome_runtime::broker::{self, BrokerConfig};
 use uhome_runtime::registry::{self, RegistryConfig};
 use uhome_runtime::service::Service;
-use uhome_runtime::{Client, Outgoing, Reply};
+use uhome_runtime::{Client, Reply};
 
 /// Options of `uhome bench`.
 #[derive(Args)]
@@ -138,17 +138,20 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
     let floor = floor_server().await.map_err(|e| e.to_string())?;
     let payload = json!({ "pad": "x".repeat(40) });
     let service = Service::builder("bench/echo")
-        .handle("bench.echo", |request: uhome_runtime::Request| async move {
-            let mut extra = serde_json::Map::new();
-            extra.insert("echo".into(), request.data_value().unwrap_or(Value::Null));
-            Reply::response("echo", "Echo", extra)
-        })
+        .handle(
+            "bench.echo",
+            |request: uhome_runtime::OwnedEvent| async move {
+                let mut extra = serde_json::Map::new();
+                extra.insert("echo".into(), request.data_value().unwrap_or(Value::Null));
+                Reply::response("echo", "Echo", extra)
+            },
+        )
         .start()
         .await
         .map_err(|e| e.to_string())?;
     let target = service.local_addr().to_string();
     let client = Client::new("bench/client");
-    let request = Arc::new(Outgoing::new("bench.echo", Some(&payload)));
+    let request = Arc::new(client.event("bench.echo", Some(&payload)));
     let request_bytes = client.encode(&request).map_err(|e| e.to_string())?.len();
     let mut results = Vec::new();
 
@@ -181,7 +184,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
         let (client, target, request) = (client.clone(), target.clone(), request.clone());
         async move {
             client
-                .send(&target, &request)
+                .send(&target, &request.renewed())
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -214,7 +217,10 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
     let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
     for _ in 0..args.requests {
         let start = Instant::now();
-        connection.send(&request).await.map_err(|e| e.to_string())?;
+        connection
+            .send(&request.renewed())
+            .await
+            .map_err(|e| e.to_string())?;
         let _ = hist.record(start.elapsed().as_micros() as u64);
     }
     connection.close().await;
@@ -238,7 +244,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
                         return (None, Err("no connection".to_string()));
                     };
                     let r = conn
-                        .send(&request)
+                        .send(&request.renewed())
                         .await
                         .map(|_| 1)
                         .map_err(|e| e.to_string());
@@ -287,7 +293,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
                     .map_err(|e| e.to_string())?,
             );
         }
-        let publish = Arc::new(Outgoing::new(
+        let publish = Arc::new(client.event(
             uhome_protocol::core_events::PUBLISH,
             Some(&json!({ "type": "bench.tick", "data": payload })),
         ));
@@ -299,7 +305,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
             args.duration,
             || (client.clone(), broker_addr.clone(), publish.clone()),
             |state| async move {
-                let r = match state.0.send(&state.1, &state.2).await {
+                let r = match state.0.send(&state.1, &state.2.renewed()).await {
                     Ok(reply) => reply
                         .data_value()
                         .and_then(|d| d.get("delivered").and_then(Value::as_u64))

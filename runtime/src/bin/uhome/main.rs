@@ -16,7 +16,7 @@ use uhome_runtime::client::Deadlines;
 use uhome_runtime::config::{self, ServerConfig};
 use uhome_runtime::registry::{self, RegistryConfig};
 use uhome_runtime::service::{self, Service, ServiceBuilder};
-use uhome_runtime::{Client, Reply, ReplyEvent, Request};
+use uhome_runtime::{Client, OwnedEvent, Reply, ReplyEvent};
 
 #[derive(Parser)]
 #[command(
@@ -551,7 +551,7 @@ async fn run(
                 .map_err(|e| e.to_string())?;
             let list: Vec<Value> = nodes
                 .iter()
-                .map(|(id, address)| json!({ "nodeId": id, "address": address }))
+                .map(|n| json!({ "nodeId": n.node_id, "address": n.address }))
                 .collect();
             print_json(&Value::Array(list));
             Ok(ExitCode::SUCCESS)
@@ -586,7 +586,7 @@ async fn run_service(
         builder = builder.advertise(advertise);
     }
     for event_type in &args.echo {
-        builder = builder.handle(event_type.clone(), |request: Request| async move {
+        builder = builder.handle(event_type.clone(), |request: OwnedEvent| async move {
             let mut extra = serde_json::Map::new();
             extra.insert("echo".into(), request.data_value().unwrap_or(Value::Null));
             Reply::response("echo", "Echo", extra)
@@ -595,7 +595,7 @@ async fn run_service(
     for pattern in &args.log {
         let id = args.id.clone();
         builder = builder
-            .handle(pattern.clone(), move |request: Request| {
+            .handle(pattern.clone(), move |request: OwnedEvent| {
                 let id = id.clone();
                 async move {
                     println!(

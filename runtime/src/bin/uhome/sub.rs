@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::config::{BROKER_PORT, CLIENT_TIMEOUT, REGISTRY_PORT};
 use uhome_runtime::service::Service;
-use uhome_runtime::{Reply, Request};
+use uhome_runtime::{OwnedEvent, Reply};
 
 /// Options of `uhome sub`.
 #[derive(Args, Clone)]
@@ -48,7 +48,7 @@ pub struct SubArgs {
     pub give_up_after: Duration,
 }
 
-fn line(request: &Request, json: bool) -> String {
+fn line(request: &OwnedEvent, json: bool) -> String {
     if json {
         let mut event = Map::new();
         event.insert("id".into(), request.id.clone().into());
@@ -81,7 +81,7 @@ pub async fn run(args: SubArgs, stop: impl Future<Output = ()>) -> Result<ExitCo
         let random = uuid::Uuid::new_v4().simple().to_string();
         format!("uhome/sub-{}", &random[..8])
     });
-    let (tx, mut events) = mpsc::unbounded_channel::<Request>();
+    let (tx, mut events) = mpsc::unbounded_channel::<OwnedEvent>();
     let mut builder = Service::builder(id)
         .listen(args.listen.clone())
         .registry(args.registry.clone())
@@ -98,7 +98,7 @@ pub async fn run(args: SubArgs, stop: impl Future<Output = ()>) -> Result<ExitCo
     for pattern in &args.patterns {
         let tx = tx.clone();
         builder = builder
-            .handle(pattern.clone(), move |request: Request| {
+            .handle(pattern.clone(), move |request: OwnedEvent| {
                 let _ = tx.send(request);
                 async { Reply::response("received", "Received", Map::new()) }
             })
