@@ -1,16 +1,18 @@
-//! The accept loop: one task per connection, a cap on connections, graceful shutdown.
+//! The accept loop: one task per connection, a cap on connections that evicts the
+//! longest-quiet connection rather than lock new clients out, graceful shutdown.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::inbound::{self, End};
+use crate::inbound::{self, Activity, End};
 use crate::node::Node;
 
 /// A running server; dropping it does not stop it, [`ServerHandle::shutdown`] does.
@@ -64,18 +66,101 @@ pub fn spawn_on(listener: TcpListener, node: Arc<Node>) -> ServerHandle {
     }
 }
 
+/// How long the accept loop waits for an evicted connection to free its slot before it asks
+/// the next one.
+const EVICTION_WAIT: Duration = Duration::from_millis(50);
+
+/// The connections being served, by a serial number.
+#[derive(Default)]
+struct Open {
+    connections: Mutex<HashMap<u64, Arc<Activity>>>,
+}
+
+impl Open {
+    fn insert(&self, serial: u64, activity: Arc<Activity>) {
+        self.lock().insert(serial, activity);
+    }
+
+    fn remove(&self, serial: u64) {
+        self.lock().remove(&serial);
+    }
+
+    /// The connection quiet the longest, skipping those already asked.
+    fn longest_quiet(&self, asked: &[u64]) -> Option<(u64, Arc<Activity>)> {
+        self.lock()
+            .iter()
+            .filter(|(serial, _)| !asked.contains(serial))
+            .filter_map(|(serial, a)| a.quiet_since().map(|t| (t, *serial, a.clone())))
+            .min_by_key(|(t, serial, _)| (*t, *serial))
+            .map(|(_, serial, a)| (serial, a))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Activity>>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A slot for a connection just accepted. At the cap, quiet connections are asked to close,
+/// longest-quiet first ([UH-EXCHANGE-17]); when none is quiet, the new connection waits for
+/// one to end ([UH-EXCHANGE-13]). `None` when the server is shutting down.
+async fn slot(
+    slots: &Arc<Semaphore>,
+    open: &Open,
+    shutdown: &CancellationToken,
+) -> Option<OwnedSemaphorePermit> {
+    let mut asked = Vec::new();
+    loop {
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        let wait = match open.longest_quiet(&asked) {
+            Some((serial, activity)) => {
+                activity.evict();
+                asked.push(serial);
+                EVICTION_WAIT
+            }
+            None => {
+                asked.clear();
+                // Busy connections become quiet or end; look again soon.
+                EVICTION_WAIT * 2
+            }
+        };
+        tokio::select! {
+            permit = tokio::time::timeout(wait, slots.clone().acquire_owned()) => match permit {
+                Ok(Ok(permit)) => return Some(permit),
+                Ok(Err(_)) => return None,
+                Err(_) => {}
+            },
+            () = shutdown.cancelled() => return None,
+        }
+    }
+}
+
 async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: CancellationToken) {
     let mut connections = JoinSet::new();
-    // Past the cap, connections wait in the listen backlog until a slot frees
-    // ([UH-EXCHANGE-13]).
     let slots = Arc::new(Semaphore::new(node.config().max_connections));
+    let open = Arc::new(Open::default());
+    let mut serial = 0u64;
     let mut accept_errors = 0u32;
     loop {
         while connections.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
-            () = shutdown.cancelled() => break,
-        };
+        // Wait for a slot before accepting while none is quiet, so that a flood of busy
+        // connections leaves the rest in the listen backlog ([UH-EXCHANGE-13]).
+        while slots.available_permits() == 0 && open.longest_quiet(&[]).is_none() {
+            tokio::select! {
+                permit = tokio::time::timeout(EVICTION_WAIT * 2, slots.clone().acquire_owned()) => {
+                    if let Ok(Err(_)) = permit {
+                        break;
+                    }
+                }
+                () = shutdown.cancelled() => break,
+            }
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = shutdown.cancelled() => break,
@@ -96,15 +181,27 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: Cancellat
                 continue;
             }
         };
+        let Some(permit) = slot(&slots, &open, &shutdown).await else {
+            break;
+        };
         let _ = stream.set_nodelay(true);
+        serial += 1;
+        let id = serial;
+        let activity = Arc::new(Activity::new());
+        open.insert(id, activity.clone());
         let node = node.clone();
         let shutdown = shutdown.clone();
+        let open = open.clone();
         connections.spawn(async move {
-            let end = inbound::serve(stream, &node, &shutdown).await;
+            let end = inbound::serve_tracked(stream, &node, &shutdown, &activity).await;
             match end {
                 End::Io(e) => tracing::debug!(%peer, error = %e, "connection failed"),
+                End::Evicted => {
+                    tracing::debug!(%peer, "quiet connection closed to serve a new one")
+                }
                 other => tracing::trace!(%peer, end = ?other, "connection closed"),
             }
+            open.remove(id);
             drop(permit);
         });
     }
