@@ -121,7 +121,7 @@ fn uhome_binary() -> std::path::PathBuf {
         .unwrap()
         .to_path_buf();
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "uhome-runtime", "--bin", "uhome"])
+        .args(["build", "-q", "-p", "uhome-cli", "--bin", "uhome"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo runs");

@@ -284,7 +284,7 @@ fn the_repl_runs_nodes_in_the_background() {
 /// v0.0.1's reply bytes for capture `id` of `spec/vectors/legacy-exchanges.json`.
 fn legacy_reply(id: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../spec/vectors/legacy-exchanges.json");
+        .join("../../spec/vectors/legacy-exchanges.json");
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let exchange = file["exchanges"]

@@ -3,50 +3,15 @@
 
 use std::future::Future;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use clap::Args;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use uhome_runtime::client::Deadlines;
-use uhome_runtime::config::{BROKER_PORT, CLIENT_TIMEOUT, REGISTRY_PORT};
+use uhome_runtime::config::CLIENT_TIMEOUT;
 use uhome_runtime::service::Service;
 use uhome_runtime::{OwnedEvent, Reply};
 
-/// Options of `uhome sub`.
-#[derive(Args, Clone)]
-pub struct SubArgs {
-    /// Types or patterns to subscribe to (`*` matches one token, a final `>` the rest).
-    #[arg(required = true, value_name = "PATTERN")]
-    pub patterns: Vec<String>,
-    /// Print each event as one JSON object per line.
-    #[arg(long)]
-    pub json: bool,
-    /// Exit after this many events.
-    #[arg(long, value_name = "N")]
-    pub count: Option<u64>,
-    /// Exit after this long (with --count, an error when fewer events came).
-    #[arg(long, value_name = "D", value_parser = humantime::parse_duration)]
-    pub timeout: Option<Duration>,
-    /// Registry to register with.
-    #[arg(long, default_value_t = format!("127.0.0.1:{REGISTRY_PORT}"))]
-    pub registry: String,
-    /// Broker to subscribe through.
-    #[arg(long, default_value_t = format!("127.0.0.1:{BROKER_PORT}"))]
-    pub broker: String,
-    /// Node id [default: `uhome/sub-` and 8 random hex digits].
-    #[arg(long)]
-    pub id: Option<String>,
-    /// Address to listen on for deliveries.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: String,
-    /// Address to register, when the broker reaches this host otherwise.
-    #[arg(long)]
-    pub advertise: Option<String>,
-    /// Exit with an error when the registry or the broker stays out of reach this long.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
-    pub give_up_after: Duration,
-}
+use crate::args::SubArgs;
 
 fn line(request: &OwnedEvent, json: bool) -> String {
     if json {

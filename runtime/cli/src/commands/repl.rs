@@ -8,7 +8,8 @@ use rustyline::error::ReadlineError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{run, Cli, Command, ReplArgs};
+use crate::args::{Cli, Command, ReplArgs};
+use crate::run;
 
 const HELP: &str = "\
 Every uhome command works here, without the leading `uhome` (quote DATA as in a shell):

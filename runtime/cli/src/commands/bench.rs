@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,22 +15,7 @@ use uhome_runtime::registry::{self, RegistryConfig};
 use uhome_runtime::service::Service;
 use uhome_runtime::{Client, Reply};
 
-/// Options of `uhome bench`.
-#[derive(Args)]
-pub struct BenchArgs {
-    /// Sequential requests per latency measurement.
-    #[arg(long, default_value_t = 2000)]
-    requests: usize,
-    /// Concurrent clients in throughput measurements.
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
-    /// Length of each throughput measurement.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
-    duration: Duration,
-    /// Print the results as JSON.
-    #[arg(long)]
-    json: bool,
-}
+use crate::args::BenchArgs;
 
 const FLOOR_BYTES: usize = 200;
 

@@ -10,72 +10,12 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::parser::ValueSource;
-use clap::{Arg, ArgAction, ArgMatches, Args, Command, CommandFactory, FromArgMatches, ValueEnum};
+use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches};
 
-use crate::Cli;
+use crate::args::{Cli, NodeCommand};
 
 /// The commands that read a configuration file.
 pub const NODE_COMMANDS: [&str; 4] = ["mesh", "broker", "registry", "service"];
-
-/// `--config FILE`, flattened into the node commands.
-#[derive(Args, Clone)]
-pub struct ConfigArg {
-    /// Read settings from this TOML file (`uhome config example` writes one); flags given
-    /// here override it.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
-
-impl ConfigArg {
-    /// Logs which file the settings came from.
-    pub fn announce(&self) {
-        if let Some(path) = &self.config {
-            tracing::info!(file = %path.display(), "settings read from the configuration file");
-        }
-    }
-}
-
-/// Options of `uhome config`.
-#[derive(Args)]
-pub struct ConfigArgs {
-    #[command(subcommand)]
-    pub action: ConfigAction,
-}
-
-/// What `uhome config` does.
-#[derive(clap::Subcommand)]
-pub enum ConfigAction {
-    /// Print a commented configuration file for a node command, with its defaults.
-    Example {
-        /// The command the file is for.
-        #[arg(value_enum, default_value_t = NodeCommand::Mesh)]
-        command: NodeCommand,
-    },
-}
-
-/// A command that reads a configuration file.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum NodeCommand {
-    /// `uhome mesh`
-    Mesh,
-    /// `uhome broker`
-    Broker,
-    /// `uhome registry`
-    Registry,
-    /// `uhome service`
-    Service,
-}
-
-impl NodeCommand {
-    fn name(self) -> &'static str {
-        match self {
-            NodeCommand::Mesh => "mesh",
-            NodeCommand::Broker => "broker",
-            NodeCommand::Registry => "registry",
-            NodeCommand::Service => "service",
-        }
-    }
-}
 
 /// Why the command line and its file could not be read.
 pub enum ParseError {

@@ -1,0 +1,414 @@
+//! The command line of `uhome`: every command's flags, as clap reads them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use uhome_runtime::client::Deadlines;
+use uhome_runtime::config::{self, ServerConfig, BROKER_PORT, REGISTRY_PORT};
+use uhome_runtime::registry::RegistryConfig;
+use uhome_runtime::service::ServiceBuilder;
+use uhome_runtime::Client;
+
+#[derive(Parser)]
+#[command(
+    name = "uhome",
+    version,
+    about = "µHome: run a home-automation mesh, send and publish events"
+)]
+pub struct Cli {
+    /// Log format on stderr (filter with RUST_LOG; default `info` for nodes, `warn` otherwise).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the broker and the registry in one process (ports 5100 and 5101, as v0.0.1).
+    Mesh(MeshArgs),
+    /// Run the event broker.
+    Broker(BrokerArgs),
+    /// Run the service registry.
+    Registry(RegistryArgs),
+    /// Run a demo service that echoes or logs events.
+    Service(ServiceArgs),
+    /// Send one event to a node and print the reply as JSON.
+    ///
+    /// Exit status: 0 for a reply with status 1; 10 for status 0 (the node's fault); 12 for
+    /// status 2 (the request's fault); 13 for a reserved status; 11 when a core type
+    /// (`µHome.core.*`) is answered `no_handler` or without the members it defines; 1 when
+    /// no reply came.
+    Send(SendArgs),
+    /// Publish an event through the broker and print the delivery report.
+    Publish(PublishArgs),
+    /// List the nodes the registry knows.
+    Nodes(NodesArgs),
+    /// Subscribe to patterns and print each event as it arrives, as a temporary node that
+    /// registers, subscribes, and unregisters on exit or Ctrl-C.
+    Sub(SubArgs),
+    /// An interactive shell for every command, with line editing and history; nodes started
+    /// there run in the background.
+    Repl(ReplArgs),
+    /// Measure request/reply latency and throughput, and publish fan-out, on loopback.
+    Bench(BenchArgs),
+    /// Configuration files: `uhome config example [COMMAND]` prints a commented one.
+    Config(ConfigArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct NodeArgs {
+    /// Close connections with no complete frame for this long.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub idle_timeout: Duration,
+    /// Connections served at once (more wait in the listen backlog).
+    #[arg(long, default_value_t = config::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+}
+
+impl NodeArgs {
+    pub fn server(&self) -> ServerConfig {
+        ServerConfig {
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            ..ServerConfig::default()
+        }
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct StateArgs {
+    /// Directory of the registry's state [default: the user's data directory, `uhome/`].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Keep nothing on disk: registrations are lost when the process stops.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub memory: bool,
+    /// Interval of the registry's health checks.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub health_interval: Duration,
+    /// Evict a node after this many failed health checks in a row.
+    #[arg(long, default_value_t = config::EVICT_AFTER)]
+    pub evict_after: u32,
+}
+
+impl StateArgs {
+    pub fn data_dir(&self) -> Result<Option<PathBuf>, String> {
+        if self.memory {
+            return Ok(None);
+        }
+        match &self.data_dir {
+            Some(dir) => Ok(Some(dir.clone())),
+            None => dirs::data_local_dir()
+                .map(|d| Some(d.join("uhome")))
+                .ok_or_else(|| "no user data directory: pass --data-dir or --memory".to_string()),
+        }
+    }
+
+    pub fn registry(
+        &self,
+        broker: Option<String>,
+        node: &NodeArgs,
+    ) -> Result<RegistryConfig, String> {
+        Ok(RegistryConfig {
+            broker,
+            data_dir: self.data_dir()?,
+            health_interval: self.health_interval,
+            evict_after: self.evict_after,
+            server: node.server(),
+            ..RegistryConfig::default()
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct MeshArgs {
+    /// Broker address.
+    #[arg(long, default_value = "127.0.0.1:5100")]
+    pub broker_listen: String,
+    /// Registry address.
+    #[arg(long, default_value = "127.0.0.1:5101")]
+    pub registry_listen: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub file: ConfigArg,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(Args)]
+pub struct BrokerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5100")]
+    pub listen: String,
+    /// Registry to ask for the node list at start.
+    #[arg(long)]
+    pub registry: Option<String>,
+    #[command(flatten)]
+    pub file: ConfigArg,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(Args)]
+pub struct RegistryArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5101")]
+    pub listen: String,
+    /// Broker to push the node list to.
+    #[arg(long, default_value = "127.0.0.1:5100")]
+    pub broker: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub file: ConfigArg,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(Args)]
+pub struct ServiceArgs {
+    /// Node id.
+    #[arg(long, default_value = "µHome/dummyService")]
+    pub id: String,
+    /// Port on 127.0.0.1 (0 picks one).
+    #[arg(long, default_value_t = config::SERVICE_PORT, conflicts_with = "listen")]
+    pub port: u16,
+    /// Full address to listen on, instead of --port.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Address to register (default: the bound address).
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Registry to register with.
+    #[arg(long, default_value = "127.0.0.1:5101")]
+    pub registry: String,
+    /// Broker to subscribe through.
+    #[arg(long, default_value = "127.0.0.1:5100")]
+    pub broker: String,
+    /// Answer events of this type (or pattern) with their data (repeatable).
+    #[arg(long, value_name = "TYPE")]
+    pub echo: Vec<String>,
+    /// Subscribe to this type or pattern and print each event received (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub log: Vec<String>,
+    #[command(flatten)]
+    pub keep: KeepArgs,
+    #[command(flatten)]
+    pub file: ConfigArg,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// How a service waits for the registry and the broker and keeps its place ([UH-SERVICE-6],
+/// [UH-SERVICE-7]).
+#[derive(Args, Clone)]
+pub struct KeepArgs {
+    /// Check that the registry lists the service, and send the subscriptions again, this
+    /// often (at most 30s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub refresh_interval: Duration,
+    /// Exit with an error once the registry or the broker has been out of reach this long
+    /// [default: wait forever, retrying 100ms, 200ms, … up to every 10s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub give_up_after: Option<Duration>,
+}
+
+impl KeepArgs {
+    pub fn apply(&self, builder: ServiceBuilder) -> ServiceBuilder {
+        builder
+            .refresh_interval(self.refresh_interval)
+            .give_up_after(self.give_up_after)
+    }
+}
+
+#[derive(Args)]
+pub struct ClientArgs {
+    /// Node id to send as (`source`).
+    #[arg(long, default_value = "uhome/cli")]
+    pub source: String,
+    /// Deadline of each of connect, write and read.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    pub timeout: Duration,
+}
+
+impl ClientArgs {
+    pub fn client(&self) -> Client {
+        Client::with_deadlines(
+            self.source.clone(),
+            Deadlines {
+                connect: self.timeout,
+                write: self.timeout,
+                read: self.timeout,
+            },
+        )
+    }
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// Node address, host:port.
+    pub addr: String,
+    /// Event type.
+    pub event_type: String,
+    /// Event data, as JSON.
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct PublishArgs {
+    /// Event type.
+    pub event_type: String,
+    /// Event data, as JSON.
+    pub data: Option<String>,
+    /// Broker address.
+    #[arg(long, default_value = "127.0.0.1:5100")]
+    pub broker: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct NodesArgs {
+    /// Registry address.
+    #[arg(long, default_value = "127.0.0.1:5101")]
+    pub registry: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Parser)]
+pub struct ReplArgs {
+    /// Broker address for `publish`.
+    #[arg(long, default_value = "127.0.0.1:5100")]
+    pub broker: String,
+    /// Registry address for `nodes`.
+    #[arg(long, default_value = "127.0.0.1:5101")]
+    pub registry: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Options of `uhome sub`.
+#[derive(Args, Clone)]
+pub struct SubArgs {
+    /// Types or patterns to subscribe to (`*` matches one token, a final `>` the rest).
+    #[arg(required = true, value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+    /// Print each event as one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Exit after this long (with --count, an error when fewer events came).
+    #[arg(long, value_name = "D", value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Registry to register with.
+    #[arg(long, default_value_t = format!("127.0.0.1:{REGISTRY_PORT}"))]
+    pub registry: String,
+    /// Broker to subscribe through.
+    #[arg(long, default_value_t = format!("127.0.0.1:{BROKER_PORT}"))]
+    pub broker: String,
+    /// Node id [default: `uhome/sub-` and 8 random hex digits].
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Address to listen on for deliveries.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Address to register, when the broker reaches this host otherwise.
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Exit with an error when the registry or the broker stays out of reach this long.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub give_up_after: Duration,
+}
+
+/// Options of `uhome bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Sequential requests per latency measurement.
+    #[arg(long, default_value_t = 2000)]
+    pub requests: usize,
+    /// Concurrent clients in throughput measurements.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Length of each throughput measurement.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    pub duration: Duration,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--config FILE`, flattened into the node commands.
+#[derive(Args, Clone)]
+pub struct ConfigArg {
+    /// Read settings from this TOML file (`uhome config example` writes one); flags given
+    /// here override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// Logs which file the settings came from.
+    pub fn announce(&self) {
+        if let Some(path) = &self.config {
+            tracing::info!(file = %path.display(), "settings read from the configuration file");
+        }
+    }
+}
+
+/// Options of `uhome config`.
+#[derive(Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+/// What `uhome config` does.
+#[derive(Subcommand)]
+pub enum ConfigAction {
+    /// Print a commented configuration file for a node command, with its defaults.
+    Example {
+        /// The command the file is for.
+        #[arg(value_enum, default_value_t = NodeCommand::Mesh)]
+        command: NodeCommand,
+    },
+}
+
+/// A command that reads a configuration file.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum NodeCommand {
+    /// `uhome mesh`
+    Mesh,
+    /// `uhome broker`
+    Broker,
+    /// `uhome registry`
+    Registry,
+    /// `uhome service`
+    Service,
+}
+
+impl NodeCommand {
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeCommand::Mesh => "mesh",
+            NodeCommand::Broker => "broker",
+            NodeCommand::Registry => "registry",
+            NodeCommand::Service => "service",
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! `uhome publish TYPE [DATA]`: an event through the broker, and its delivery report.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use uhome_runtime::service;
+
+use super::{parse_data, print_json};
+use crate::args::PublishArgs;
+
+/// Publishes the event and prints the delivery report.
+pub async fn run(args: PublishArgs) -> Result<ExitCode, String> {
+    let data = parse_data(args.data.as_deref())?;
+    let report = service::publish(
+        &args.client.client(),
+        &args.broker,
+        &args.event_type,
+        data.as_ref(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    print_json(&json!({ "delivered": report.delivered, "failed": report.failed }));
+    Ok(ExitCode::SUCCESS)
+}
