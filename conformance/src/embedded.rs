@@ -50,6 +50,7 @@ pub fn profile() -> Profile {
     Profile {
         max_payload: None,
         idle_timeout: Some(IDLE),
+        max_connections: Some(uhome_runtime::config::MAX_CONNECTIONS),
         health_interval: Some(HEALTH_INTERVAL),
         evict_after: Some(EVICT_AFTER),
         refresh_interval: Some(REFRESH),

@@ -18,6 +18,9 @@ pub struct Profile {
         serialize_with = "ser_duration"
     )]
     pub idle_timeout: Option<Duration>,
+    /// The most connections the node serves at once ([UH-EXCHANGE-13]); 1024 when absent.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
     /// The registry's health check interval.
     #[serde(
         default,

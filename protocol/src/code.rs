@@ -26,6 +26,8 @@ pub enum Code {
     Unsubscribed,
     /// `published` — [UH-BROKER-9]
     Published,
+    /// `queued` — [UH-BROKER-12]
+    Queued,
     /// `no_handler` — [UH-REPLY-5]
     NoHandler,
     // B.2 error codes
@@ -81,7 +83,7 @@ pub enum CodeKind {
 
 impl Code {
     /// All codes, in registry order.
-    pub const ALL: [Code; 27] = [
+    pub const ALL: [Code; 28] = [
         Code::Healthy,
         Code::Registered,
         Code::Unregistered,
@@ -90,6 +92,7 @@ impl Code {
         Code::Subscribed,
         Code::Unsubscribed,
         Code::Published,
+        Code::Queued,
         Code::NoHandler,
         Code::TooLarge,
         Code::UnsupportedVersion,
@@ -122,6 +125,7 @@ impl Code {
             Code::Subscribed => "subscribed",
             Code::Unsubscribed => "unsubscribed",
             Code::Published => "published",
+            Code::Queued => "queued",
             Code::NoHandler => "no_handler",
             Code::TooLarge => "too_large",
             Code::UnsupportedVersion => "unsupported_version",
@@ -168,6 +172,7 @@ impl Code {
             | Code::Subscribed
             | Code::Unsubscribed
             | Code::Published
+            | Code::Queued
             | Code::NoHandler => CodeKind::Response,
             Code::Incomplete | Code::BufferTooSmall => CodeKind::Local,
             _ => CodeKind::Error,
@@ -197,6 +202,7 @@ impl Code {
             Code::Subscribed => "Successful subscribed to event",
             Code::Unsubscribed => "Successfully unsubscribed from event",
             Code::Published => "Event published",
+            Code::Queued => "Event queued",
             Code::NoHandler => "No Handler for Event registered",
             Code::TooLarge => "Payload too large",
             Code::UnsupportedVersion => "Unsupported protocol version",

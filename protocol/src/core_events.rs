@@ -273,12 +273,15 @@ pub struct Publish<'a> {
     pub event_type: JsonStr<'a>,
     /// The data to deliver, when present.
     pub data: Option<RawJson<'a>>,
+    /// `wait`: whether the publisher waits for the delivery report ([UH-BROKER-12]); true
+    /// when absent.
+    pub wait: bool,
 }
 
 impl<'a> Publish<'a> {
-    /// Reads `{"type", "data"?}` and checks the type.
+    /// Reads `{"type", "data"?, "wait"?}` and checks the type, then `wait`.
     pub fn from_data(data: Option<RawJson<'a>>) -> Result<Self, Error> {
-        let [event_type, payload] = members(data, ["type", "data"])?;
+        let [event_type, payload, wait] = members(data, ["type", "data", "wait"])?;
         let event_type = string_value(event_type, "\"type\" must be a string")?;
         if event_type.is_empty() {
             return Err(Error::InvalidData("\"type\" is empty"));
@@ -291,9 +294,15 @@ impl<'a> Publish<'a> {
         if event_type.starts_with(RESERVED_PREFIX) {
             return Err(Error::ReservedType);
         }
+        let wait = match wait.map(|w| w.as_str()) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => return Err(Error::InvalidData("\"wait\" must be a boolean")),
+        };
         Ok(Publish {
             event_type,
             data: payload,
+            wait,
         })
     }
 }

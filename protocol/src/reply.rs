@@ -179,6 +179,28 @@ impl Unsubscribed<'_> {
     }
 }
 
+/// `data` of the reply to `µHome.core.publish` with `wait: false` ([UH-BROKER-12]).
+#[derive(Serialize, Clone, Copy)]
+pub struct Queued<'a> {
+    /// `Event queued`
+    pub message: Text<'a>,
+    /// `queued`
+    pub code: &'a str,
+    /// Deliveries started.
+    pub queued: usize,
+}
+
+impl Queued<'_> {
+    /// The answer before delivery.
+    pub fn new(queued: usize) -> Self {
+        Queued {
+            message: Text::Str(Code::Queued.fixed_message().unwrap_or("")),
+            code: Code::Queued.as_str(),
+            queued,
+        }
+    }
+}
+
 /// `data` of the reply to `µHome.core.publish` ([UH-BROKER-9]).
 #[derive(Serialize, Clone, Copy)]
 pub struct Published<'a> {

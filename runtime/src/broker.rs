@@ -12,11 +12,13 @@ use tokio_util::sync::CancellationToken;
 use uhome_protocol::core_events::{
     pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID, DISCOVER,
 };
-use uhome_protocol::reply::{Response, Unsubscribed};
+use uhome_protocol::reply::{Queued, Response, Unsubscribed};
 use uhome_protocol::{Code, Event, V2};
 
 use crate::client::{Client, Deadlines};
-use crate::config::{Backoff, ServerConfig, MAX_DELIVERIES_IN_FLIGHT, PUSH_BACKOFF};
+use crate::config::{
+    Backoff, ServerConfig, MAX_DELIVERIES_IN_FLIGHT, MAX_DELIVERIES_PER_SUBSCRIBER, PUSH_BACKOFF,
+};
 use crate::delivery::PublishReport;
 use crate::event::OwnedEvent;
 use crate::node::{ready, Dispatch, Node, ReplyFuture};
@@ -33,6 +35,8 @@ pub struct BrokerConfig {
     pub registry: Option<String>,
     /// Deliveries in flight at once ([UH-SECURITY-4]).
     pub max_deliveries: usize,
+    /// Deliveries in flight at once to one subscriber ([UH-BROKER-11]).
+    pub max_deliveries_per_subscriber: usize,
     /// Deadlines of each delivery ([UH-BROKER-8]).
     pub deadlines: Deadlines,
     /// Server limits.
@@ -45,6 +49,7 @@ impl Default for BrokerConfig {
             id: BROKER_ID.into(),
             registry: None,
             max_deliveries: MAX_DELIVERIES_IN_FLIGHT,
+            max_deliveries_per_subscriber: MAX_DELIVERIES_PER_SUBSCRIBER,
             deadlines: Deadlines::default(),
             server: ServerConfig::default(),
         }
@@ -59,6 +64,8 @@ struct State {
     subscriptions: HashMap<String, BTreeSet<String>>,
     /// Whether a list has arrived from the registry (a later discover reply is stale).
     listed: bool,
+    /// Delivery slots of each listed node ([UH-BROKER-11]).
+    slots: HashMap<String, Arc<Semaphore>>,
 }
 
 impl State {
@@ -69,6 +76,8 @@ impl State {
         let change = nodes::change(&self.nodes, &nodes);
         self.subscriptions
             .retain(|id, _| nodes.iter().any(|n| &n.node_id == id));
+        self.slots
+            .retain(|id, _| nodes.iter().any(|n| &n.node_id == id));
         self.nodes = nodes;
         self.listed = true;
         change
@@ -78,16 +87,28 @@ impl State {
         self.nodes.iter().any(|n| n.node_id == node_id)
     }
 
-    /// Each node with a matching subscription, once ([UH-BROKER-7]).
-    fn targets(&self, event_type: &str) -> Vec<NodeEntry> {
-        self.nodes
+    /// Each node with a matching subscription, once ([UH-BROKER-7]), with its delivery slots.
+    fn targets(&mut self, event_type: &str, per_node: usize) -> Vec<(NodeEntry, Arc<Semaphore>)> {
+        let State {
+            nodes,
+            subscriptions,
+            slots,
+            ..
+        } = self;
+        nodes
             .iter()
             .filter(|n| {
-                self.subscriptions
+                subscriptions
                     .get(&n.node_id)
                     .is_some_and(|patterns| patterns.iter().any(|p| pattern_matches(p, event_type)))
             })
-            .cloned()
+            .map(|n| {
+                let slots = slots
+                    .entry(n.node_id.clone())
+                    .or_insert_with(|| Arc::new(Semaphore::new(per_node)))
+                    .clone();
+                (n.clone(), slots)
+            })
             .collect()
     }
 }
@@ -139,16 +160,33 @@ impl BrokerInner {
     }
 
     /// Delivers to every matching subscriber concurrently, each on its own connection and
-    /// within the client deadlines ([UH-BROKER-7], [UH-BROKER-8]).
+    /// within the client deadlines ([UH-BROKER-7], [UH-BROKER-8]). A delivery takes a slot of
+    /// its subscriber, then one of the broker's ([UH-BROKER-11]); one that cannot start
+    /// within the delivery deadline fails.
     async fn deliver(self: Arc<Self>, event: OwnedEvent) -> PublishReport {
-        let targets = lock(&self.state).targets(&event.event_type);
+        report(self.start_deliveries(event)).await
+    }
+
+    /// Starts the deliveries of `event`; each task ends with the node id and whether a reply
+    /// came.
+    fn start_deliveries(self: &Arc<Self>, event: OwnedEvent) -> JoinSet<(String, bool)> {
+        let targets =
+            lock(&self.state).targets(&event.event_type, self.config.max_deliveries_per_subscriber);
         let request = Arc::new(event);
+        let d = self.config.deadlines;
+        let start_within = d.connect + d.write + d.read;
         let mut sends = JoinSet::new();
-        for NodeEntry { node_id, address } in targets {
+        for (NodeEntry { node_id, address }, own_slots) in targets {
             let shared = self.clone();
             let request = request.clone();
             sends.spawn(async move {
-                let Ok(_permit) = shared.deliveries.clone().acquire_owned().await else {
+                let slots = async {
+                    let own = own_slots.acquire_owned().await.ok()?;
+                    let shared_slot = shared.deliveries.clone().acquire_owned().await.ok()?;
+                    Some((own, shared_slot))
+                };
+                let Ok(Some(_permits)) = tokio::time::timeout(start_within, slots).await else {
+                    tracing::debug!(node = %node_id, "delivery could not start in time");
                     return (node_id, false);
                 };
                 let outcome = shared.client.send(&address, &request).await;
@@ -158,16 +196,21 @@ impl BrokerInner {
                 (node_id, outcome.is_ok())
             });
         }
-        let mut report = PublishReport::default();
-        while let Some(joined) = sends.join_next().await {
-            match joined {
-                Ok((_, true)) => report.delivered += 1,
-                Ok((node_id, false)) => report.failed.push(node_id),
-                Err(e) => tracing::error!(error = %e, "delivery task failed"),
-            }
-        }
-        report
+        sends
     }
+}
+
+/// Waits for every delivery and counts them ([UH-BROKER-9]).
+async fn report(mut sends: JoinSet<(String, bool)>) -> PublishReport {
+    let mut report = PublishReport::default();
+    while let Some(joined) = sends.join_next().await {
+        match joined {
+            Ok((_, true)) => report.delivered += 1,
+            Ok((node_id, false)) => report.failed.push(node_id),
+            Err(e) => tracing::error!(error = %e, "delivery task failed"),
+        }
+    }
+    report
 }
 
 struct BrokerDispatch {
@@ -203,6 +246,16 @@ impl Dispatch for BrokerDispatch {
                         data: publish.data.map(|d| d.as_str().to_string()),
                         error: None,
                     };
+                    if !publish.wait {
+                        // [UH-BROKER-12]: answer once the deliveries have started.
+                        let sends = self.shared.start_deliveries(delivery);
+                        let queued = sends.len();
+                        tokio::spawn(async move {
+                            let report = report(sends).await;
+                            tracing::debug!(delivered = report.delivered, failed = ?report.failed, "queued publish delivered");
+                        });
+                        return Some(ready(Reply::data(&Queued::new(queued))));
+                    }
                     let shared = self.shared.clone();
                     Box::pin(async move { shared.deliver(delivery).await.reply() })
                 }

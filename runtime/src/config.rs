@@ -40,6 +40,8 @@ pub const COMPACT_AFTER_RECORDS: usize = 1000;
 
 /// Broker: deliveries in flight at once ([UH-SECURITY-4]).
 pub const MAX_DELIVERIES_IN_FLIGHT: usize = 256;
+/// Broker: deliveries in flight at once to one subscriber ([UH-BROKER-11]).
+pub const MAX_DELIVERIES_PER_SUBSCRIBER: usize = 16;
 
 /// Service: first and longest pause between attempts to reach the registry or the broker
 /// ([UH-SERVICE-6]).

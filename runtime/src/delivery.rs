@@ -3,9 +3,34 @@
 
 use serde_json::Value;
 use uhome_protocol::reply::Published;
+use uhome_protocol::Code;
 
 use crate::client::ReplyEvent;
 use crate::reply::Reply;
+
+/// What the broker answered to a publish that did not wait ([UH-BROKER-12]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// `queued`: this many deliveries started; their outcome is reported to no one.
+    Queued(u64),
+    /// `published`: a broker that does not know `wait` delivered first and reported.
+    Reported(PublishReport),
+}
+
+impl PublishOutcome {
+    /// Reads the answer from a successful reply; `Err` names the member that is missing or
+    /// not of its type.
+    pub fn from_reply(reply: &ReplyEvent) -> Result<PublishOutcome, &'static str> {
+        if reply.code().as_deref() != Some(Code::Queued.as_str()) {
+            return PublishReport::from_reply(reply).map(PublishOutcome::Reported);
+        }
+        reply
+            .data_value()
+            .and_then(|d| d.get("queued").and_then(Value::as_u64))
+            .map(PublishOutcome::Queued)
+            .ok_or("queued")
+    }
+}
 
 /// What the broker reported for a publish ([UH-BROKER-9]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

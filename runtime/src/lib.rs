@@ -17,7 +17,7 @@ pub mod reply;
 pub mod server;
 
 pub use client::{Client, ClientError, ReplyEvent};
-pub use delivery::PublishReport;
+pub use delivery::{PublishOutcome, PublishReport};
 pub use event::OwnedEvent;
 pub use node::{Dispatch, Node, ReplyFuture};
 pub use nodes::NodeEntry;

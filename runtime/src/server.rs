@@ -171,9 +171,13 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: Cancellat
                 conn
             }
             Err(e) => {
-                // Out of descriptors and the like: back off instead of spinning.
+                // Out of descriptors and the like: free one held by a quiet connection
+                // ([UH-EXCHANGE-17]) and back off instead of spinning.
                 accept_errors = accept_errors.saturating_add(1);
                 tracing::warn!(error = %e, "accept failed");
+                if let Some((_, quiet)) = open.longest_quiet(&[]) {
+                    quiet.evict();
+                }
                 tokio::time::sleep(Duration::from_millis(
                     10 * u64::from(accept_errors.min(100)),
                 ))

@@ -26,7 +26,7 @@ use uhome_protocol::Event;
 
 use crate::client::{Client, ClientError, Deadlines, ReplyEvent};
 use crate::config::{Backoff, ServerConfig, MAX_SERVICE_REFRESH, SERVICE_BACKOFF, SERVICE_REFRESH};
-use crate::delivery::PublishReport;
+use crate::delivery::{PublishOutcome, PublishReport};
 use crate::event::OwnedEvent;
 use crate::node::{Dispatch, Node, ReplyFuture};
 use crate::nodes::NodeEntry;
@@ -853,6 +853,15 @@ impl Service {
         publish(&self.shared.client, self.broker()?, event_type, data).await
     }
 
+    /// Publishes without waiting for the deliveries ([UH-BROKER-12]).
+    pub async fn publish_without_waiting(
+        &self,
+        event_type: &str,
+        data: Option<&Value>,
+    ) -> Result<PublishOutcome, ServiceError> {
+        publish_without_waiting(&self.shared.client, self.broker()?, event_type, data).await
+    }
+
     /// Stops the keeper, unregisters ([UH-SERVICE-5]), stops accepting, and lets in-flight
     /// requests finish within the grace period.
     pub async fn shutdown(mut self) -> Unregistration {
@@ -912,10 +921,48 @@ pub async fn publish(
     event_type: &str,
     data: Option<&Value>,
 ) -> Result<PublishReport, ServiceError> {
-    let request = match data {
-        Some(data) => json!({ "type": event_type, "data": data }),
-        None => json!({ "type": event_type }),
-    };
+    let reply = publish_request(client, broker, event_type, data, true).await?;
+    PublishReport::from_reply(&reply).map_err(|member| missing_in_publish(broker, member))
+}
+
+/// Publishes without waiting for the deliveries ([UH-BROKER-12]): the broker answers once
+/// they have started, or, not knowing `wait`, after them with a report.
+pub async fn publish_without_waiting(
+    client: &Client,
+    broker: &str,
+    event_type: &str,
+    data: Option<&Value>,
+) -> Result<PublishOutcome, ServiceError> {
+    let reply = publish_request(client, broker, event_type, data, false).await?;
+    PublishOutcome::from_reply(&reply).map_err(|member| missing_in_publish(broker, member))
+}
+
+fn missing_in_publish(broker: &str, member: &'static str) -> ServiceError {
+    ServiceError::MissingMember {
+        addr: broker.to_string(),
+        event_type: core_events::PUBLISH,
+        member,
+        role: "broker",
+    }
+}
+
+/// Sends the publish; its successful reply, or the error.
+async fn publish_request(
+    client: &Client,
+    broker: &str,
+    event_type: &str,
+    data: Option<&Value>,
+    wait: bool,
+) -> Result<ReplyEvent, ServiceError> {
+    let mut request = serde_json::Map::new();
+    request.insert("type".into(), event_type.into());
+    if let Some(data) = data {
+        request.insert("data".into(), data.clone());
+    }
+    if !wait {
+        request.insert("wait".into(), Value::Bool(false));
+    }
+    let request = Value::Object(request);
     let reply = client
         .request(broker, core_events::PUBLISH, Some(&request))
         .await?;
@@ -933,12 +980,7 @@ pub async fn publish(
             &reply,
         ));
     }
-    PublishReport::from_reply(&reply).map_err(|member| ServiceError::MissingMember {
-        addr: broker.to_string(),
-        event_type: core_events::PUBLISH,
-        member,
-        role: "broker",
-    })
+    Ok(reply)
 }
 
 /// The registry's node list ([UH-REGISTRY-8]); a reply without it is an error.

@@ -276,6 +276,7 @@ RESPONSE_MESSAGES = {
     "subscribed": "Successful subscribed to event",
     "unsubscribed": "Successfully unsubscribed from event",
     "published": "Event published",
+    "queued": "Event queued",
     "no_handler": "No Handler for Event registered",
 }
 DECODER_ERRORS = ("incomplete", "unsupported_version", "invalid_utf8", "invalid_json",
@@ -1962,7 +1963,9 @@ def gen_core():
             ("publish-micro-without-dot", {"type": MICRO + "Home"},
              "type µHome (does not begin with µHome.)"),
             ("publish-extra-member", {"type": "local.test", "priority": 1},
-             "an extra data member")):
+             "an extra data member"),
+            ("publish-wait-true", {"type": "local.test", "wait": True},
+             "data.wait true (the publisher waits for the report)")):
         core(slug, "µHome.core.publish with %s: published" % desc, "publish", data,
              reply=ok("published", "broker"), reqs=Pb + ["UH-BROKER-7"], flags=["CoreData"])
     for slug, data, desc, code, fl in (
@@ -1999,6 +2002,21 @@ def gen_core():
              reply=core_err("publish", code=code), reqs=Pb[:2] + (
                  ["UH-CORE-5"] if code == "reserved_type" else []),
              flags=["InvalidData"] + fl)
+    # [UH-BROKER-12]: wait false is answered before delivery; wait must be a boolean.
+    core("publish-wait-false", "µHome.core.publish with data.wait false: queued", "publish",
+         {"type": "local.test", "wait": False}, reply=ok("queued", "broker"),
+         reqs=Pb[:2] + ["UH-BROKER-12"], flags=["CoreData"])
+    for slug, wait, desc in (("publish-wait-string", "no", "a string"),
+                             ("publish-wait-null", None, "null"),
+                             ("publish-wait-number", 0, "the number 0")):
+        core(slug, "µHome.core.publish with data.wait %s: invalid_data" % desc, "publish",
+             {"type": "local.test", "wait": wait},
+             reply=err("invalid_data", "broker", FAILURE_MESSAGES["publish"], member="wait"),
+             reqs=Pb[:2] + ["UH-BROKER-12", "UH-REPLY-11"], flags=["InvalidData"])
+    core("publish-wait-checked-after-type", "µHome.core.publish with data.type µHome.x and "
+         "data.wait a string: reserved_type, the type is checked first", "publish",
+         {"type": MICRO + "Home.x", "wait": "no"}, reply=core_err("publish", code="reserved_type"),
+         reqs=Pb[:2] + ["UH-BROKER-12", "UH-CORE-5"], flags=["InvalidData", "Precedence"])
     return f
 
 

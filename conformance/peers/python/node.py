@@ -25,8 +25,10 @@ node closes; a connection on which no complete frame arrived for the idle timeou
 from the opening or from the last reply written) is closed. Memory per connection is bounded:
 one read buffer of at most a frame plus one read (≈128 KiB), plus the transport's write buffer
 up to its high-water mark, which the node waits on (bounded by the idle timeout) before
-reading more. At most --max-connections (default 1024) connections are served at once;
-further ones wait in the listen backlog ([UH-EXCHANGE-13]).
+reading more. At most --max-connections (default 1024) connections are served at once; at
+that bound a new connection closes the one quiet the longest (nothing owed, nothing being
+answered, no byte of a next frame read), and when none is quiet it waits in the listen backlog
+([UH-EXCHANGE-13], [UH-EXCHANGE-17]).
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ class Node:
         self.node_id = node_id
         self.patterns = [p for p in patterns if not p.startswith(service.RESERVED)]
         self.idle_timeout = idle_timeout
-        self.slots = asyncio.Semaphore(max_connections)
-        self.connections: set[asyncio.Task] = set()
+        self.max_connections = max_connections
+        self.connections: dict[asyncio.Task, Activity] = {}
 
     # --- one request -> one reply -----------------------------------------------------------
 
@@ -131,11 +133,11 @@ class Node:
 
     # --- connections ------------------------------------------------------------------------
 
-    async def serve_connection(self, conn: socket.socket) -> None:
+    async def serve_connection(self, conn: socket.socket, activity: Activity) -> None:
         writer = None
         try:
             reader, writer = await asyncio.open_connection(sock=conn, limit=READ_CHUNK)
-            await self.exchange(reader, writer)
+            await self.exchange(reader, writer, activity)
         except (ConnectionError, OSError):
             pass  # reset, broken pipe: the connection is gone, the node goes on
         except asyncio.CancelledError:
@@ -154,9 +156,9 @@ class Node:
                     conn.close()
                 except OSError:
                     pass
-            self.slots.release()
 
-    async def exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       activity: Activity) -> None:
         loop = asyncio.get_running_loop()
         buf = bytearray()
         # [UH-EXCHANGE-6]: counted from the opening, restarted only by a reply written.
@@ -185,10 +187,29 @@ class Node:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return  # idle: no complete frame within the timeout
-            try:
-                chunk = await asyncio.wait_for(reader.read(READ_CHUNK), remaining)
-            except asyncio.TimeoutError:
+            quiet = not buf
+            activity.set_quiet(quiet, loop.time())
+            read = asyncio.ensure_future(reader.read(READ_CHUNK))
+            waits = {read}
+            evicted = None
+            if quiet:
+                evicted = asyncio.ensure_future(activity.evict.wait())
+                waits.add(evicted)
+            done, _ = await asyncio.wait(waits, timeout=remaining,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if evicted is not None:
+                evicted.cancel()
+            if read not in done:
+                # Idle ([UH-EXCHANGE-6]) or evicted while quiet ([UH-EXCHANGE-17]): what was
+                # not read was not received.
+                read.cancel()
+                try:
+                    await read
+                except (asyncio.CancelledError, ConnectionError, OSError):
+                    pass
                 return
+            chunk = read.result()
+            activity.set_quiet(False, loop.time())
             if not chunk:
                 eof = True
                 continue
@@ -199,25 +220,71 @@ class Node:
     async def accept_loop(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            # Take a slot before accepting: beyond the bound, clients wait in the backlog.
-            await self.slots.acquire()
+            # At the bound with no connection quiet, clients wait in the backlog.
+            while len(self.connections) >= self.max_connections and self.quietest(()) is None:
+                await asyncio.sleep(0.05)
             try:
                 conn, _addr = await loop.sock_accept(listener)
-            except asyncio.CancelledError:
-                self.slots.release()
-                raise
             except OSError as e:
-                self.slots.release()
                 log(f"accept failed: {e}")
                 await asyncio.sleep(0.1)  # e.g. out of file descriptors: retry shortly
                 continue
+            # At the bound, close the connection quiet the longest ([UH-EXCHANGE-17]).
+            asked = set()
+            while len(self.connections) >= self.max_connections:
+                quietest = self.quietest(asked)
+                if quietest is None:
+                    asked.clear()
+                else:
+                    quietest.evict.set()
+                    asked.add(quietest)
+                await asyncio.sleep(0.005)
             try:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-            task = asyncio.create_task(self.serve_connection(conn))
-            self.connections.add(task)
-            task.add_done_callback(self.connections.discard)
+            activity = Activity(loop.time())
+            task = asyncio.create_task(self.serve_connection(conn, activity))
+            self.connections[task] = activity
+            task.add_done_callback(lambda t: self.connections.pop(t, None))
+
+    def quietest(self, asked) -> Activity | None:
+        quiet = [a for a in self.connections.values()
+                 if a.quiet_since is not None and a not in asked]
+        return min(quiet, key=lambda a: a.quiet_since, default=None)
+
+
+class Activity:
+    """Since when a connection has been quiet (None while not), and the request to close it."""
+
+    __slots__ = ("quiet_since", "evict")
+
+    def __init__(self, now: float):
+        self.quiet_since: float | None = now
+        self.evict = asyncio.Event()
+
+    def set_quiet(self, quiet: bool, now: float) -> None:
+        if not quiet:
+            self.quiet_since = None
+            self.evict.clear()
+        elif self.quiet_since is None:
+            self.quiet_since = now
+
+
+def allow_descriptors(connections: int) -> None:
+    """Raises the soft descriptor limit so that the bound, not the limit, caps connections."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = connections + 256
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        except (ValueError, OSError) as e:
+            log(f"cannot raise the descriptor limit to {new}: {e}")
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -266,6 +333,7 @@ def open_listener(host: str, port: int) -> socket.socket:
 
 
 async def main_async(args) -> int:
+    allow_descriptors(args.max_connections)
     node = Node(args.id, args.idle_timeout, args.max_connections, args.subscribe)
     try:
         listener = open_listener(*args.listen)

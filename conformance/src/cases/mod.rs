@@ -2,6 +2,7 @@
 
 mod audit;
 mod broker;
+mod lockout;
 mod node;
 mod registry;
 pub mod service;
@@ -74,6 +75,7 @@ pub(crate) fn case(
 /// Every case, in the order they run: node cases, vector cases, then the role cases.
 pub fn catalogue() -> Vec<Case> {
     let mut all = node::cases();
+    all.extend(lockout::cases());
     all.extend(vectors::cases());
     all.extend(registry::cases());
     all.extend(broker::cases());

@@ -276,6 +276,10 @@ pub struct PublishArgs {
     /// Broker address.
     #[arg(long, default_value = "127.0.0.1:5100")]
     pub broker: String,
+    /// Do not wait for the deliveries: the broker answers `queued` with how many started
+    /// (a broker without this answers with the report).
+    #[arg(long)]
+    pub no_wait: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }

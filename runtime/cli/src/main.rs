@@ -22,6 +22,22 @@ fn init_logging(format: LogFormat, default: &str) {
     }
 }
 
+/// Descriptors for a mesh at its connection bounds (two nodes of 1024 connections, their
+/// outgoing connections, files), so that the bound and not the descriptor limit is what
+/// makes room ([UH-EXCHANGE-17]).
+const DESCRIPTORS: u64 = 8192;
+
+fn allow_descriptors() {
+    match rlimit::increase_nofile_limit(DESCRIPTORS) {
+        Ok(soft) if soft < DESCRIPTORS => tracing::debug!(
+            soft,
+            "the descriptor limit is below {DESCRIPTORS}: connections past it wait"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e, "cannot raise the descriptor limit"),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match config_file::parse(std::env::args_os()) {
         Ok(cli) => cli,
@@ -43,6 +59,7 @@ fn main() -> ExitCode {
             | Command::Bench(_)
     );
     init_logging(cli.log_format, if quiet { "warn" } else { "info" });
+    allow_descriptors();
     if let Command::Repl(args) = cli.command {
         return commands::repl::run_repl(args);
     }

@@ -142,6 +142,20 @@ fn the_readme_walkthrough_works() {
         "{line}"
     );
 
+    // --no-wait: answered before delivery with how many started; the event still arrives.
+    let queued = json(&run(&[
+        "publish",
+        "home.lamp.off",
+        "--no-wait",
+        "--broker",
+        &broker_addr,
+    ]));
+    assert_eq!(queued, serde_json::json!({"queued": 1}));
+    let line = printed
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the service prints the queued event");
+    assert!(line.contains("lamp received home.lamp.off"), "{line}");
+
     let echo = run(&["send", &service_addr, "ping", "\"hi\""]);
     assert!(echo.status.success());
     assert_eq!(json(&echo)["event"]["data"]["echo"], "hi");
