@@ -8,8 +8,9 @@
     clippy::panic
 )] // a test: panicking is how it fails
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::json;
@@ -27,7 +28,7 @@ use uhome_protocol::{Code, Decoded, Event, Frame, Message};
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::{server, Client, Dispatch, Node, Reply, ReplyFuture};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Fault {
     /// Parses each TCP read (of at most 8 KiB) as one whole frame, as v0.0.1 does.
     NoReassembly,
@@ -195,6 +196,70 @@ fn take_non_strict_largest_payload(results: &mut Vec<(String, Verdict)>) {
     assert_eq!(results.remove(largest).1, Verdict::NonStrict);
 }
 
+/// A faulty target a test judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scenario {
+    Service(Fault),
+    CarelessRegistry,
+}
+
+const SCENARIOS: [Scenario; 5] = [
+    Scenario::Service(Fault::NoReassembly),
+    Scenario::Service(Fault::UnknownIsError),
+    Scenario::Service(Fault::ClosesBeforeReplying),
+    Scenario::Service(Fault::AcceptsInvalidJson),
+    Scenario::CarelessRegistry,
+];
+
+type Verdicts = Vec<(String, Verdict)>;
+
+/// The verdicts of `scenario`'s run. The first test to ask starts every scenario's run, each
+/// on a thread of its own: the runs mostly wait on the nodes' idle timeouts, so they overlap
+/// rather than queue for the test harness's threads.
+fn verdicts_of(scenario: Scenario) -> Verdicts {
+    static RUNS: OnceLock<Mutex<HashMap<Scenario, JoinHandle<Verdicts>>>> = OnceLock::new();
+    let run = RUNS
+        .get_or_init(|| {
+            let runs = SCENARIOS.iter().map(|&s| {
+                let run = std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(run_scenario(s))
+                });
+                (s, run)
+            });
+            Mutex::new(runs.collect())
+        })
+        .lock()
+        .unwrap()
+        .remove(&scenario)
+        .expect("each scenario is judged by one test");
+    run.join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+async fn run_scenario(scenario: Scenario) -> Verdicts {
+    match scenario {
+        // The node declares the idle timeout it keeps. Each trickled byte restarts it, so the
+        // trickle case fails the node after IDLE (+ slack) rather than after the 60 s bound.
+        Scenario::Service(Fault::NoReassembly) => {
+            let profile = Profile {
+                idle_timeout: Some(IDLE),
+                ..Profile::default()
+            };
+            let addr = faulty_service(Fault::NoReassembly).await;
+            verdicts_with(&service_cases(), addr, None, profile).await
+        }
+        Scenario::Service(fault) => {
+            verdicts(&service_cases(), faulty_service(fault).await, None).await
+        }
+        Scenario::CarelessRegistry => careless_registry().await,
+    }
+}
+
 /// Vector cases run against a service, with their bytes and expected reply code, and the
 /// decoded frame's shape.
 fn service_vectors() -> Vec<(String, usize, String, bool)> {
@@ -230,14 +295,9 @@ fn ids(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_does_not_reassemble_frames() {
-    let mut results = verdicts(
-        &service_cases(),
-        faulty_service(Fault::NoReassembly).await,
-        None,
-    )
-    .await;
+#[test]
+fn a_node_that_does_not_reassemble_frames() {
+    let mut results = verdicts_of(Scenario::Service(Fault::NoReassembly));
     let mut expected = ids(&[
         "UH-EXCHANGE-3/split-in-header",
         "UH-EXCHANGE-3/split-in-payload",
@@ -263,14 +323,9 @@ async fn a_node_that_does_not_reassemble_frames() {
     assert_fails_exactly(&results, &expected);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_answers_unknown_types_with_an_error() {
-    let mut results = verdicts(
-        &service_cases(),
-        faulty_service(Fault::UnknownIsError).await,
-        None,
-    )
-    .await;
+#[test]
+fn a_node_that_answers_unknown_types_with_an_error() {
+    let mut results = verdicts_of(Scenario::Service(Fault::UnknownIsError));
     let mut expected = ids(&[
         "UH-REPLY-5/unknown-type",
         "UH-EXCHANGE-3/split-in-payload",
@@ -291,25 +346,15 @@ async fn a_node_that_answers_unknown_types_with_an_error() {
     assert_fails_exactly(&results, &expected);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_closes_before_replying() {
-    let results = verdicts(
-        &service_cases(),
-        faulty_service(Fault::ClosesBeforeReplying).await,
-        None,
-    )
-    .await;
+#[test]
+fn a_node_that_closes_before_replying() {
+    let results = verdicts_of(Scenario::Service(Fault::ClosesBeforeReplying));
     assert_fails_exactly(&results, &ids(&["UH-EXCHANGE-5/half-close"]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_accepts_invalid_json() {
-    let results = verdicts(
-        &service_cases(),
-        faulty_service(Fault::AcceptsInvalidJson).await,
-        None,
-    )
-    .await;
+#[test]
+fn a_node_that_accepts_invalid_json() {
+    let results = verdicts_of(Scenario::Service(Fault::AcceptsInvalidJson));
     let mut expected = ids(&["UH-EXCHANGE-7/errors-keep-the-connection"]);
     expected.extend(
         service_vectors()
@@ -427,8 +472,8 @@ impl Dispatch for CarelessDispatch {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_registry_that_does_not_health_check() {
+/// The registry role's cases against a [`CarelessRegistry`].
+async fn careless_registry() -> Verdicts {
     let broker = Arc::new(
         Peer::start("µHome/core/eventBroker", "127.0.0.1:0", Mode::Healthy)
             .await
@@ -468,6 +513,13 @@ async fn a_registry_that_does_not_health_check() {
         profile,
     )
     .await;
+    handle.shutdown().await;
+    results
+}
+
+#[test]
+fn a_registry_that_does_not_health_check() {
+    let results = verdicts_of(Scenario::CarelessRegistry);
     assert_fails_exactly(
         &results,
         &ids(&[
@@ -478,5 +530,4 @@ async fn a_registry_that_does_not_health_check() {
             "UH-REGISTRY-2/healthy-old-address",
         ]),
     );
-    handle.shutdown().await;
 }

@@ -1,12 +1,18 @@
-//! The case catalogue.
+//! The case catalogue, one module per section of spec/protocol.md: a case lives in the
+//! module of the section of the requirement it is named after (its first). The vector cases,
+//! one per vector of spec/vectors, are in `vectors`.
 
-mod audit;
 mod broker;
-mod lockout;
-mod node;
+mod common;
+mod core_events;
+mod exchange;
+mod frame;
+mod json;
 mod registry;
+mod reply;
 pub mod service;
 mod vectors;
+mod version;
 
 use std::sync::Arc;
 
@@ -72,16 +78,75 @@ pub(crate) fn case(
     }
 }
 
-/// Every case, in the order they run: node cases, vector cases, then the role cases.
+/// Every case, in the order they run: the node cases, the vector cases, the role cases,
+/// then the audit cases.
 pub fn catalogue() -> Vec<Case> {
-    let mut all = node::cases();
-    all.extend(lockout::cases());
+    let mut all = node_cases();
     all.extend(vectors::cases());
     all.extend(registry::cases());
     all.extend(broker::cases());
     all.extend(service::cases());
-    all.extend(audit::cases());
+    all.extend(reply::audits());
     all
+}
+
+/// The order the node cases run in: quick checks first, then the robustness cases, and last
+/// those that wait out the idle timeout.
+const NODE_ORDER: &[&str] = &[
+    "UH-CORE-2/healthcheck",
+    "UH-REPLY-5/unknown-type",
+    "UH-VERSION-5/reply-to-version-1",
+    "UH-VERSION-4/connection-kept",
+    "UH-EXCHANGE-7/errors-keep-the-connection",
+    "UH-EXCHANGE-3/split-in-header",
+    "UH-EXCHANGE-3/split-in-payload",
+    "UH-EXCHANGE-3/byte-by-byte",
+    "UH-EXCHANGE-4/pipelined",
+    "UH-EXCHANGE-4/frame-and-part-of-the-next",
+    "UH-EXCHANGE-2/many-requests-one-connection",
+    "UH-EXCHANGE-5/half-close",
+    "UH-EXCHANGE-1/no-unsolicited-frames",
+    "UH-JSON-8/depth-64-accepted",
+    "UH-JSON-8/deep-payloads-handled",
+    "UH-FRAME-6/largest-payload",
+    "UH-EXCHANGE-8/reset-mid-frame",
+    "UH-EXCHANGE-8/slow-client",
+    "UH-EXCHANGE-8/after-garbage",
+    "UH-EXCHANGE-17/quiet-connections-no-lockout",
+    "UH-FRAME-6/too-large-keeps-connection",
+    "UH-EXCHANGE-6/idle-connection-closed",
+    "UH-EXCHANGE-6/trickling-client-closed",
+    "UH-EXCHANGE-6/idle-timeout-at-least-5s",
+    "UH-EXCHANGE-15/busy-connection-kept",
+    "UH-EXCHANGE-16/unread-replies-kept",
+];
+
+/// The node cases of every section, in [`NODE_ORDER`] (a case missing from it runs after the
+/// listed ones).
+fn node_cases() -> Vec<Case> {
+    let mut cases: Vec<Case> = node_sections()
+        .into_iter()
+        .flat_map(|(_, cases)| cases)
+        .collect();
+    cases.sort_by_key(|c| {
+        NODE_ORDER
+            .iter()
+            .position(|id| *id == c.info.id)
+            .unwrap_or(NODE_ORDER.len())
+    });
+    cases
+}
+
+/// The node cases of each section (but the audit cases), with the prefix of its requirements.
+fn node_sections() -> [(&'static str, Vec<Case>); 6] {
+    [
+        ("UH-FRAME-", frame::cases()),
+        ("UH-VERSION-", version::cases()),
+        ("UH-JSON-", json::cases()),
+        ("UH-EXCHANGE-", exchange::cases()),
+        ("UH-REPLY-", reply::cases()),
+        ("UH-CORE-", core_events::cases()),
+    ]
 }
 
 /// Whether a case starts the service under test itself (the service role's cases), rather
@@ -118,3 +183,33 @@ pub const NOT_ON_THE_WIRE: &[(&str, &str)] = &[
         "a handler failure depends on the node's own handlers failing on purpose",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_case_is_in_the_module_of_its_section() {
+        let roles = [
+            ("UH-REGISTRY-", registry::cases()),
+            ("UH-BROKER-", broker::cases()),
+            ("UH-SERVICE-", service::cases()),
+            ("UH-REPLY-", reply::audits()),
+        ];
+        for (prefix, cases) in node_sections().into_iter().chain(roles) {
+            for c in cases {
+                assert!(
+                    c.info.id.starts_with(prefix),
+                    "{} is not in {prefix}*",
+                    c.info.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn node_order_lists_every_node_case_once() {
+        let ids: Vec<String> = node_cases().into_iter().map(|c| c.info.id).collect();
+        assert_eq!(ids, NODE_ORDER);
+    }
+}

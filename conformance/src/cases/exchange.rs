@@ -1,43 +1,17 @@
-//! Cases every node must pass.
+//! Section 7, exchange: reassembly, pipelining, connections kept and closed.
 
 use std::time::Duration;
 
-use serde_json::json;
-use uhome_protocol::core_events::HEALTHCHECK;
+use tokio::net::TcpStream;
 
+use super::common::{health, is_healthy, is_no_handler, unknown, UNKNOWN};
 use super::{case, Case};
-use crate::case::{violation, CaseFuture, CaseResult, Level::*, Problem, Role::Any};
+use crate::case::{violation, CaseFuture, Level::*, Problem, Role::Any};
 use crate::ctx::Ctx;
 use crate::wire::{frame, Read, Reply, Request};
 
-const UNKNOWN: &str = "conformance.unknown.type";
-
-fn health() -> Vec<u8> {
-    Request::new(HEALTHCHECK, None).encode()
-}
-
-fn unknown(n: u64) -> Vec<u8> {
-    Request::new(UNKNOWN, Some(json!({ "n": n }))).encode()
-}
-
-fn is_no_handler(reply: &Reply) -> CaseResult {
-    reply.must_be(1, "no_handler", Some("No Handler for Event registered"))
-}
-
-fn is_healthy(reply: &Reply) -> CaseResult {
-    reply.must_be(1, "healthy", Some("Service is healthy"))
-}
-
 pub(super) fn cases() -> Vec<Case> {
     vec![
-        case("UH-CORE-2/healthcheck", &["UH-CORE-2"], Must, Any,
-            "µHome.core.healthcheck is answered status 1, code healthy, message \"Service is healthy\"", healthcheck),
-        case("UH-REPLY-5/unknown-type", &["UH-REPLY-5"], Must, Any,
-            "an unknown type is answered status 1, code no_handler, message \"No Handler for Event registered\"", unknown_type),
-        case("UH-VERSION-5/reply-to-version-1", &["UH-VERSION-5", "UH-VERSION-2"], Must, Any,
-            "a version 1 request is answered with a version 2 reply", reply_to_v1),
-        case("UH-VERSION-4/connection-kept", &["UH-VERSION-4", "UH-EXCHANGE-7"], Must, Any,
-            "after a frame of version 3 is refused, the same connection still answers", version_keeps_connection),
         case("UH-EXCHANGE-7/errors-keep-the-connection", &["UH-EXCHANGE-7", "UH-STATUS-3"], Must, Any,
             "invalid frames of every kind on one connection are each answered, and the connection still serves", errors_keep_connection),
         case("UH-EXCHANGE-3/split-in-header", &["UH-EXCHANGE-3"], Must, Any,
@@ -56,20 +30,12 @@ pub(super) fn cases() -> Vec<Case> {
             "a client that half-closes right after its request still gets the reply", half_close),
         case("UH-EXCHANGE-1/no-unsolicited-frames", &["UH-EXCHANGE-1"], Must, Any,
             "after its reply the node sends nothing more on an open connection", no_unsolicited),
-        case("UH-JSON-8/depth-64-accepted", &["UH-JSON-8"], Must, Any,
-            "a payload nested 64 deep is accepted", depth_64),
-        case("UH-JSON-8/deep-payloads-handled", &["UH-JSON-8", "UH-SECURITY-2"], Must, Any,
-            "payloads nested 65, 129 and 10000 deep are accepted or refused too_deep, and the node stays healthy", deep_payloads),
-        case("UH-FRAME-6/largest-payload", &["UH-FRAME-6"], Should, Any,
-            "a 65535-byte payload is accepted (a node may declare a lower maxPayload, then answers too_large above it)", largest_payload),
         case("UH-EXCHANGE-8/reset-mid-frame", &["UH-EXCHANGE-8", "UH-SECURITY-3"], Must, Any,
             "clients that reset in the middle of a frame and before their reply do not hurt the node", resets),
         case("UH-EXCHANGE-8/slow-client", &["UH-EXCHANGE-8"], Must, Any,
             "while one client trickles a frame byte by byte, other clients are served", slow_client),
         case("UH-EXCHANGE-8/after-garbage", &["UH-EXCHANGE-8", "UH-SECURITY-3"], Must, Any,
             "after connections of random bytes and oversized claims, other clients are served", after_garbage),
-        case("UH-FRAME-6/too-large-keeps-connection", &["UH-FRAME-6", "UH-EXCHANGE-7"], Must, Any,
-            "a 4096-byte payload is accepted; a payload over the node's limit (the profile's maxPayload, else 65535) is answered too_large, and the same connection still answers", too_large_keeps_connection),
         case("UH-EXCHANGE-6/idle-connection-closed", &["UH-EXCHANGE-6", "UH-EXCHANGE-14", "UH-SECURITY-2"], Must, Any,
             "a connection with no frame is closed within the idle timeout (the profile's idleTimeout, else the 60 s bound)", idle_closed),
         case("UH-EXCHANGE-6/trickling-client-closed", &["UH-EXCHANGE-6", "UH-EXCHANGE-14"], Must, Any,
@@ -80,49 +46,35 @@ pub(super) fn cases() -> Vec<Case> {
             "a connection that gets a request more often than the idle timeout stays open past it (the profile's idleTimeout, else the time an idle connection was closed after)", busy_kept),
         case("UH-EXCHANGE-16/unread-replies-kept", &["UH-EXCHANGE-16", "UH-EXCHANGE-5"], Must, Any,
             "replies the client reads only after the idle timeout has passed all arrive, in order", unread_replies),
+        case("UH-EXCHANGE-17/quiet-connections-no-lockout", &["UH-EXCHANGE-17", "UH-EXCHANGE-8", "UH-SECURITY-2"], Must, Any,
+            "with 64 more quiet connections held open by one client than the node serves (the profile's maxConnections, else 1024), a new client's healthcheck is answered", no_lockout),
     ]
 }
-
-fn healthcheck(ctx: &Ctx) -> CaseFuture<'_> {
-    Box::pin(async move { is_healthy(&ctx.call_raw(&health()).await?) })
-}
-
-fn unknown_type(ctx: &Ctx) -> CaseFuture<'_> {
-    Box::pin(async move { is_no_handler(&ctx.call_raw(&unknown(1)).await?) })
-}
-
-fn reply_to_v1(ctx: &Ctx) -> CaseFuture<'_> {
-    Box::pin(async move {
-        let reply = ctx
-            .call(&Request {
-                version: 1,
-                ..Request::new(HEALTHCHECK, None)
-            })
-            .await?;
-        if reply.version != 2 {
-            return Err(violation(
-                "a version 2 reply",
-                format!("version {}", reply.version),
-            ));
+async fn send_in_pieces(
+    ctx: &Ctx,
+    bytes: &[u8],
+    cuts: &[usize],
+    pause: Duration,
+) -> Result<Reply, Problem> {
+    let mut conn = ctx.conn().await?;
+    let mut start = 0;
+    for &cut in cuts.iter().chain([bytes.len()].iter()) {
+        conn.send(bytes.get(start..cut).unwrap_or_default()).await?;
+        start = cut;
+        if cut < bytes.len() {
+            if let Read::Frame(_) = conn.read_within(pause).await {
+                return Err(violation(
+                    "no reply before the frame is whole",
+                    format!("a reply after {cut} bytes"),
+                ));
+            }
         }
-        is_healthy(&reply)?;
-        let reply = ctx.call_raw(&frame(1, 1, b"[1,2,3]")).await?;
-        is_no_handler(&reply)
-    })
-}
-
-fn version_keeps_connection(ctx: &Ctx) -> CaseFuture<'_> {
-    Box::pin(async move {
-        let mut conn = ctx.conn().await?;
-        let bad = Request {
-            version: 3,
-            ..Request::new(HEALTHCHECK, None)
-        };
-        conn.call(&bad.encode())
-            .await?
-            .must_be(2, "unsupported_version", None)?;
-        is_healthy(&conn.call(&health()).await?)
-    })
+    }
+    let reply = conn.reply().await?;
+    match conn.read_within(Duration::from_millis(200)).await {
+        Read::Frame(_) => Err(violation("one reply", "a second reply to one frame")),
+        _ => Ok(reply),
+    }
 }
 
 fn errors_keep_connection(ctx: &Ctx) -> CaseFuture<'_> {
@@ -155,33 +107,6 @@ fn errors_keep_connection(ctx: &Ctx) -> CaseFuture<'_> {
         }
         is_healthy(&conn.call(&health()).await?)
     })
-}
-
-async fn send_in_pieces(
-    ctx: &Ctx,
-    bytes: &[u8],
-    cuts: &[usize],
-    pause: Duration,
-) -> Result<Reply, Problem> {
-    let mut conn = ctx.conn().await?;
-    let mut start = 0;
-    for &cut in cuts.iter().chain([bytes.len()].iter()) {
-        conn.send(bytes.get(start..cut).unwrap_or_default()).await?;
-        start = cut;
-        if cut < bytes.len() {
-            if let Read::Frame(_) = conn.read_within(pause).await {
-                return Err(violation(
-                    "no reply before the frame is whole",
-                    format!("a reply after {cut} bytes"),
-                ));
-            }
-        }
-    }
-    let reply = conn.reply().await?;
-    match conn.read_within(Duration::from_millis(200)).await {
-        Read::Frame(_) => Err(violation("one reply", "a second reply to one frame")),
-        _ => Ok(reply),
-    }
 }
 
 fn split_in_header(ctx: &Ctx) -> CaseFuture<'_> {
@@ -318,88 +243,6 @@ fn no_unsolicited(ctx: &Ctx) -> CaseFuture<'_> {
     })
 }
 
-/// An unknown-type event whose `data` nests so that the payload has `depth` levels.
-fn nested(depth: usize) -> Vec<u8> {
-    let inner = depth.saturating_sub(1);
-    let payload = format!(
-        r#"{{"id":"deep","timestamp":"t","source":"{}","type":"{UNKNOWN}","data":{}{}}}"#,
-        crate::wire::SUITE_SOURCE,
-        "[".repeat(inner),
-        "]".repeat(inner)
-    );
-    frame(2, 1, payload.as_bytes())
-}
-
-fn depth_64(ctx: &Ctx) -> CaseFuture<'_> {
-    Box::pin(async move { is_no_handler(&ctx.call_raw(&nested(64)).await?) })
-}
-
-fn deep_payloads(ctx: &Ctx) -> CaseFuture<'_> {
-    Box::pin(async move {
-        let limit = ctx.profile.max_payload();
-        for depth in [65, 129, 10_000] {
-            let bytes = nested(depth);
-            let reply = ctx.call_raw(&bytes).await?;
-            if bytes.len() - 5 > limit {
-                // [UH-FRAME-6]: over the node's limit the length decides, before any parsing.
-                reply.must_be(2, "too_large", None).map_err(|_| {
-                    violation(
-                        format!("depth {depth}, {} bytes over the declared maxPayload {limit}: too_large", bytes.len() - 5),
-                        reply.summary(),
-                    )
-                })?;
-            } else if is_no_handler(&reply).is_err() && reply.must_be(2, "too_deep", None).is_err()
-            {
-                return Err(violation(
-                    format!("depth {depth}: accepted (status 1, no_handler) or refused (status 2, too_deep)"),
-                    reply.summary(),
-                ));
-            }
-            ctx.still_serving(&format!("a payload {depth} deep"))
-                .await?;
-        }
-        Ok(())
-    })
-}
-
-fn padded(len: usize) -> Vec<u8> {
-    let head = format!(
-        r#"{{"id":"big","timestamp":"t","source":"{}","type":"{UNKNOWN}","data":""#,
-        crate::wire::SUITE_SOURCE
-    );
-    let pad = len.saturating_sub(head.len() + 2);
-    let payload = format!("{head}{}\"}}", "x".repeat(pad));
-    frame(2, 1, payload.as_bytes())
-}
-
-fn largest_payload(ctx: &Ctx) -> CaseFuture<'_> {
-    Box::pin(async move {
-        let limit = ctx.profile.max_payload();
-        if limit < 4096 {
-            return Err(violation(
-                "a payload limit of at least 4096 bytes",
-                format!("{limit} declared"),
-            ));
-        }
-        if limit < uhome_protocol::MAX_PAYLOAD_LEN {
-            is_no_handler(&ctx.call_raw(&padded(limit)).await?)?;
-            let mut conn = ctx.conn().await?;
-            conn.call(&padded(limit + 1))
-                .await?
-                .must_be(2, "too_large", None)?;
-            is_healthy(&conn.call(&health()).await?)?;
-            return Err(violation(
-                "every payload up to 65535 bytes accepted",
-                format!("the node declares maxPayload {limit}"),
-            ));
-        }
-        is_no_handler(
-            &ctx.call_raw(&padded(uhome_protocol::MAX_PAYLOAD_LEN))
-                .await?,
-        )
-    })
-}
-
 fn resets(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let bytes = unknown(9);
@@ -448,37 +291,6 @@ fn after_garbage(ctx: &Ctx) -> CaseFuture<'_> {
         ctx.still_serving("garbage and an unfinished 65535-byte claim")
             .await
     })
-}
-
-/// The idle timeout bound of [UH-EXCHANGE-14].
-pub const MAX_IDLE: Duration = Duration::from_secs(60);
-
-/// How late after its idle timeout a node may close and still pass.
-const IDLE_SLACK: Duration = Duration::from_secs(2);
-
-/// The idle timeout to hold the node to: the profile's, else the specification's bound.
-fn idle_bound(ctx: &Ctx) -> Result<Duration, Problem> {
-    match ctx.profile.idle_timeout {
-        Some(idle) if idle > MAX_IDLE => Err(violation(
-            format!("an idle timeout of at most {MAX_IDLE:?} ([UH-EXCHANGE-14])"),
-            format!("the profile declares {idle:?}"),
-        )),
-        Some(idle) => Ok(idle),
-        None => Ok(MAX_IDLE),
-    }
-}
-
-/// When an idle connection is closed: `None` when it is not within `idle` + slack.
-async fn time_to_close(ctx: &Ctx, idle: Duration) -> Result<Option<Duration>, Problem> {
-    let mut conn = ctx.conn().await?;
-    let started = tokio::time::Instant::now();
-    if conn.closed_within(idle + IDLE_SLACK).await {
-        let after = started.elapsed();
-        ctx.transcript.note(&format!("closed after {after:?}"));
-        Ok(Some(after))
-    } else {
-        Ok(None)
-    }
 }
 
 fn idle_closed(ctx: &Ctx) -> CaseFuture<'_> {
@@ -627,42 +439,87 @@ fn unread_replies(ctx: &Ctx) -> CaseFuture<'_> {
     })
 }
 
-fn too_large_keeps_connection(ctx: &Ctx) -> CaseFuture<'_> {
+/// The idle timeout bound of [UH-EXCHANGE-14].
+pub const MAX_IDLE: Duration = Duration::from_secs(60);
+
+/// How late after its idle timeout a node may close and still pass.
+const IDLE_SLACK: Duration = Duration::from_secs(2);
+
+/// The idle timeout to hold the node to: the profile's, else the specification's bound.
+fn idle_bound(ctx: &Ctx) -> Result<Duration, Problem> {
+    match ctx.profile.idle_timeout {
+        Some(idle) if idle > MAX_IDLE => Err(violation(
+            format!("an idle timeout of at most {MAX_IDLE:?} ([UH-EXCHANGE-14])"),
+            format!("the profile declares {idle:?}"),
+        )),
+        Some(idle) => Ok(idle),
+        None => Ok(MAX_IDLE),
+    }
+}
+
+/// When an idle connection is closed: `None` when it is not within `idle` + slack.
+async fn time_to_close(ctx: &Ctx, idle: Duration) -> Result<Option<Duration>, Problem> {
+    let mut conn = ctx.conn().await?;
+    let started = tokio::time::Instant::now();
+    if conn.closed_within(idle + IDLE_SLACK).await {
+        let after = started.elapsed();
+        ctx.transcript.note(&format!("closed after {after:?}"));
+        Ok(Some(after))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The reference's bound ([UH-EXCHANGE-13]), assumed when the profile declares none.
+const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Quiet connections held beyond the node's bound.
+const BEYOND: usize = 64;
+
+/// Lets this process hold `connections` sockets (and, for the in-process reference, the
+/// node's side of them).
+fn allow_descriptors(connections: usize) -> Result<(), String> {
+    let want = u64::try_from(2 * connections + 256).unwrap_or(u64::MAX);
+    match rlimit::increase_nofile_limit(want) {
+        Ok(soft) if soft >= want => Ok(()),
+        Ok(soft) => Err(format!(
+            "{want} file descriptors are needed and the limit is {soft} (raise the hard limit: ulimit -Hn)"
+        )),
+        Err(e) => Err(format!("cannot raise the descriptor limit: {e}")),
+    }
+}
+
+fn no_lockout(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
-        let limit = ctx.profile.max_payload();
-        if limit < 4096 {
-            return Err(violation(
-                "a payload limit of at least 4096 bytes",
-                format!("{limit} declared"),
-            ));
-        }
-        let mut conn = ctx.conn().await?;
-        is_no_handler(&conn.call(&padded(4096)).await?)?;
-        let over = if limit < uhome_protocol::MAX_PAYLOAD_LEN {
-            let reply = conn.call(&padded(limit + 1)).await?;
-            reply.must_be(2, "too_large", None)?;
-            format!("a {}-byte payload", limit + 1)
-        } else {
-            // Nothing is over the limit; a node that limits without saying so answers
-            // too_large here, and must keep the connection all the same.
-            let reply = conn.call(&padded(uhome_protocol::MAX_PAYLOAD_LEN)).await?;
-            if is_no_handler(&reply).is_err() && reply.must_be(2, "too_large", None).is_err() {
-                return Err(violation(
-                    "a 65535-byte payload accepted (no_handler) or refused too_large",
-                    reply.summary(),
-                ));
+        let bound = ctx
+            .profile
+            .max_connections
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        let count = bound + BEYOND;
+        allow_descriptors(count).map_err(Problem::Harness)?;
+        let connect = || async {
+            match tokio::time::timeout(ctx.timeout, TcpStream::connect(&ctx.target)).await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(e)) => Err(Problem::Harness(format!(
+                    "cannot connect to {}: {e}",
+                    ctx.target
+                ))),
+                Err(_) => Err(Problem::Harness(format!(
+                    "connecting to {} timed out",
+                    ctx.target
+                ))),
             }
-            "a 65535-byte payload".to_string()
         };
-        match conn.call(&health()).await {
-            Ok(reply) => is_healthy(&reply),
-            Err(Problem::Violation { actual, .. }) => Err(violation(
-                format!(
-                    "the connection still answers after {over} ([UH-FRAME-6]: it stays usable)"
-                ),
-                actual,
-            )),
-            Err(other) => Err(other),
+        let mut quiet = Vec::with_capacity(count);
+        for _ in 0..count {
+            quiet.push(connect().await?);
         }
+        ctx.still_serving(&format!(
+            "{count} quiet connections held open by one client"
+        ))
+        .await?;
+        drop(quiet);
+        // Give the node a moment to see the closes before the next case.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(())
     })
 }

@@ -1,11 +1,13 @@
-//! The audit cases: each judges one rule over every reply the run received
-//! ([`crate::audit`]). They run after every other case, and each first sends a few requests
-//! of its own so that it has replies to judge when run alone.
+//! Section 8, replies: the reply to an unknown type, and the audit cases, each of which
+//! judges one rule over every reply the run received ([`crate::audit`]). The audit cases run
+//! after every other case, and each first sends a few requests of its own so that it has
+//! replies to judge when run alone.
 
 use serde_json::json;
 use uhome_protocol::core_events::HEALTHCHECK;
 
-use super::{Case, Run};
+use super::common::{is_no_handler, unknown};
+use super::{case, Case, Run};
 use crate::audit::{Defect, Rule};
 use crate::case::{violation, CaseFuture, CaseInfo, CaseResult, Level, Role};
 use crate::ctx::Ctx;
@@ -15,6 +17,18 @@ use crate::wire::{frame, Request};
 const LISTED: usize = 8;
 
 pub(super) fn cases() -> Vec<Case> {
+    vec![
+        case("UH-REPLY-5/unknown-type", &["UH-REPLY-5"], Level::Must, Role::Any,
+            "an unknown type is answered status 1, code no_handler, message \"No Handler for Event registered\"", unknown_type),
+    ]
+}
+
+fn unknown_type(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move { is_no_handler(&ctx.call_raw(&unknown(1)).await?) })
+}
+
+/// The audit cases.
+pub(super) fn audits() -> Vec<Case> {
     let audit = |rule: Rule, requirements: &[&str], description: &str, run| Case {
         info: CaseInfo {
             id: rule.case_id().to_string(),
