@@ -362,12 +362,19 @@ pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<Broker
         deliveries: Arc::new(Semaphore::new(config.max_deliveries)),
         config,
     });
+    // A publish mostly waits on its deliveries, which the delivery bounds limit; a handler
+    // bound below the connection bound would let publishes waiting on a silent subscriber
+    // hold up every other request ([UH-BROKER-11]).
+    let mut server_config = shared.config.server.clone();
+    server_config.max_handlers_in_flight = server_config
+        .max_handlers_in_flight
+        .max(server_config.max_connections);
     let node = Arc::new(Node::new(
         shared.config.id.clone(),
         Arc::new(BrokerDispatch {
             shared: shared.clone(),
         }),
-        shared.config.server.clone(),
+        server_config,
     ));
     let server = server::spawn(listen, node).await?;
     let stop = CancellationToken::new();

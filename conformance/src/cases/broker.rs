@@ -36,6 +36,10 @@ pub(super) fn cases() -> Vec<Case> {
             "a list that repeats a node id is refused invalid_data and leaves the list as it was (its node can still subscribe)", refused_list),
         case("UH-BROKER-6/publisher-need-not-be-registered", &["UH-BROKER-6", "UH-BROKER-9"], Must, Broker,
             "a publish from a node id not in the list is answered published", unlisted_publisher),
+        case("UH-BROKER-11/silent-subscriber-holds-its-own-slots", &["UH-BROKER-11", "UH-SECURITY-4"], Must, Broker,
+            "while 300 publishes wait on a subscriber that never replies, publishes of another type are delivered and answered before any of them", fair_slots),
+        case("UH-BROKER-12/wait-false-answered-before-delivery", &["UH-BROKER-12"], Must, Broker,
+            "a publish with wait false is answered queued, with the count of deliveries started, before a silent subscriber's delivery ends, and the others are delivered", queued_publish),
     ]
 }
 
@@ -385,6 +389,100 @@ fn unlisted_publisher(ctx: &Ctx) -> CaseFuture<'_> {
             return Err(violation(
                 "delivered 0, failed []",
                 format!("{delivered}, {failed:?}"),
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// Publishes to a silent subscriber's type, each on its own connection, beyond the reference's
+/// 256 deliveries in flight.
+const FLOOD: usize = 300;
+
+fn fair_slots(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (fast, silent) = (
+            ctx.peer("fair-fast", Mode::Healthy).await?,
+            ctx.peer("fair-silent", Mode::Silent).await?,
+        );
+        set_list(ctx, &[&fast, &silent]).await?;
+        subscribed(ctx, &fast, "fair.fast").await?;
+        subscribed(ctx, &silent, "fair.slow").await?;
+        let publisher = ctx.node_id("fair-publisher");
+        let answered = std::sync::atomic::AtomicUsize::new(0);
+        let flood = futures_util::future::join_all((0..FLOOD).map(|_| async {
+            let outcome = publish(ctx, &publisher, "fair.slow", None).await;
+            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            outcome
+        }));
+        let fast_publishes = async {
+            // Let the flood reach the silent subscriber before publishing the other type.
+            silent
+                .wait_for(Duration::from_secs(2), |r| r.len() >= 16)
+                .await;
+            let mut reports = Vec::new();
+            for n in 0..5 {
+                reports.push(publish(ctx, &publisher, "fair.fast", Some(json!(n))).await);
+            }
+            (reports, answered.load(std::sync::atomic::Ordering::SeqCst))
+        };
+        let (_, (reports, flood_answered_before)) = tokio::join!(flood, fast_publishes);
+        for report in reports {
+            let (delivered, failed) = report?;
+            if (delivered, failed.is_empty()) != (1, true) {
+                return Err(violation(
+                    "each publish of the other type delivered 1, failed []",
+                    format!("delivered {delivered}, failed {failed:?}"),
+                ));
+            }
+        }
+        if flood_answered_before > 0 {
+            return Err(violation(
+                "the publishes of the other type answered while every delivery to the silent subscriber still waits",
+                format!(
+                    "{flood_answered_before} of the {FLOOD} publishes to the silent subscriber were answered first: its deliveries held the broker's slots"
+                ),
+            ));
+        }
+        ctx.still_serving("a flood of publishes to a silent subscriber")
+            .await
+    })
+}
+
+fn queued_publish(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (listener, silent) = (
+            ctx.peer("queued-listener", Mode::Healthy).await?,
+            ctx.peer("queued-silent", Mode::Silent).await?,
+        );
+        set_list(ctx, &[&listener, &silent]).await?;
+        subscribed(ctx, &listener, "queued.x").await?;
+        subscribed(ctx, &silent, "queued.x").await?;
+        let publisher = ctx.node_id("queued-publisher");
+        let reply = ctx
+            .call(
+                &Request::new(
+                    PUBLISH,
+                    Some(json!({"type": "queued.x", "data": 7, "wait": false})),
+                )
+                .from(&publisher),
+            )
+            .await?;
+        reply.must_be(1, "queued", Some("Event queued"))?;
+        let queued = reply.data.as_ref().and_then(|d| d.get("queued")).cloned();
+        if queued != Some(json!(2)) {
+            return Err(violation("queued: 2", reply.summary()));
+        }
+        let delivered = listener
+            .wait_for(Duration::from_secs(2), |r| {
+                r.iter()
+                    .any(|e| e.event_type == "queued.x" && e.data == Some(json!(7)))
+            })
+            .await;
+        if !delivered {
+            return Err(violation(
+                "the event delivered after the queued answer",
+                "no delivery within 2 s",
             ));
         }
         Ok(())
