@@ -86,7 +86,7 @@ const SERVICE_FAULTS: &[(faulty_service::Fault, &str, &str)] = &[
 ];
 
 /// Mutants run at once.
-const PARALLEL: usize = 8;
+const PARALLEL: usize = 16;
 
 struct NoHandlers;
 
