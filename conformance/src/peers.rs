@@ -46,6 +46,8 @@ pub struct Received {
     pub data: Option<Value>,
     /// Header version and status.
     pub header: (u16, u8),
+    /// Which connection it came on, numbered from 0 in the order they were accepted.
+    pub connection: usize,
 }
 
 struct State {
@@ -124,6 +126,15 @@ impl Peer {
             .collect()
     }
 
+    /// How many requests came on each connection that carried any, in connection order.
+    pub fn requests_per_connection(&self) -> Vec<usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for r in self.received() {
+            *counts.entry(r.connection).or_insert(0) += 1;
+        }
+        counts.into_values().collect()
+    }
+
     /// Forgets what was received.
     pub fn clear(&self) {
         if let Ok(mut r) = self.state.received.lock() {
@@ -163,13 +174,15 @@ impl Drop for Peer {
 
 async fn accept(listener: TcpListener, id: String, state: Arc<State>) {
     let mut connections = tokio::task::JoinSet::new();
+    let mut accepted = 0;
     while let Ok((stream, _)) = listener.accept().await {
         while connections.try_join_next().is_some() {}
-        connections.spawn(serve(stream, id.clone(), state.clone()));
+        connections.spawn(serve(stream, id.clone(), state.clone(), accepted));
+        accepted += 1;
     }
 }
 
-async fn serve(mut stream: TcpStream, id: String, state: Arc<State>) {
+async fn serve(mut stream: TcpStream, id: String, state: Arc<State>, connection: usize) {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16384];
     loop {
@@ -180,7 +193,7 @@ async fn serve(mut stream: TcpStream, id: String, state: Arc<State>) {
                 .map(|t| t.clone())
                 .unwrap_or_default();
             transcript.received(&id, buf.get(..used).unwrap_or_default());
-            let reply = answer(&id, &frame, &state);
+            let reply = answer(&id, &frame, &state, connection);
             buf.drain(..used);
             let Some(reply) = reply else { continue };
             transcript.sent(&id, &reply);
@@ -195,7 +208,7 @@ async fn serve(mut stream: TcpStream, id: String, state: Arc<State>) {
     }
 }
 
-fn answer(id: &str, frame: &Frame<'_>, state: &State) -> Option<Vec<u8>> {
+fn answer(id: &str, frame: &Frame<'_>, state: &State, connection: usize) -> Option<Vec<u8>> {
     let Ok(Message::Event(event)) = frame.message() else {
         return None;
     };
@@ -209,6 +222,7 @@ fn answer(id: &str, frame: &Frame<'_>, state: &State) -> Option<Vec<u8>> {
             timestamp: event.timestamp.to_string(),
             data: event.data.map(crate::canonical::value),
             header: (frame.header.version, frame.header.status),
+            connection,
         });
     }
     state.arrived.notify_waiters();

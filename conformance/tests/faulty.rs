@@ -368,16 +368,20 @@ fn a_node_that_accepts_invalid_json() {
 /// A registry that registers without a health check, and otherwise follows the spec.
 struct CarelessRegistry {
     nodes: Mutex<Vec<(String, String)>>,
+    /// Node ids that registered with keepAlive true ([UH-REGISTRY-11]).
+    keep_alive: Mutex<std::collections::HashSet<String>>,
     broker: String,
     client: Client,
 }
 
 impl CarelessRegistry {
-    fn entries(list: &[(String, String)]) -> Vec<NodeEntry<'_>> {
+    fn entries<'a>(&self, list: &'a [(String, String)]) -> Vec<NodeEntry<'a>> {
+        let kept = self.keep_alive.lock().unwrap();
         list.iter()
             .map(|(id, addr)| NodeEntry {
                 node_id: id,
                 address: addr,
+                keep_alive: kept.contains(id),
             })
             .collect()
     }
@@ -400,7 +404,7 @@ impl CarelessRegistry {
     /// Sends the current list; whether the broker accepted it.
     async fn push_once(&self) -> bool {
         let list = self.nodes.lock().unwrap().clone();
-        let nodes = json!({"nodes": list.iter().map(|(id, addr)| json!({"nodeId": id, "address": addr})).collect::<Vec<_>>()});
+        let nodes = json!({ "nodes": self.entries(&list) });
         matches!(self.client.request(&self.broker, NODES, Some(&nodes)).await, Ok(r) if r.is_success())
     }
 }
@@ -415,12 +419,18 @@ impl Dispatch for CarelessDispatch {
                 Err(e) => Reply::for_error(&e, Some(CoreType::Register)),
                 Ok(node) => {
                     let (id, addr) = (node.node_id.to_string(), node.address.to_string());
+                    let mut kept = registry.keep_alive.lock().unwrap();
+                    match node.keep_alive {
+                        true => kept.insert(id.clone()),
+                        false => kept.remove(&id),
+                    };
+                    drop(kept);
                     let mut list = registry.nodes.lock().unwrap().clone();
                     match list.iter_mut().find(|(n, _)| *n == id) {
                         Some(entry) => entry.1 = addr.clone(),
                         None => list.push((id.clone(), addr.clone())),
                     }
-                    if Reply::data(&Discovered::new(&CarelessRegistry::entries(&list)))
+                    if Reply::data(&Discovered::new(&registry.entries(&list)))
                         .try_encode("r")
                         .is_err()
                     {
@@ -464,7 +474,7 @@ impl Dispatch for CarelessDispatch {
             },
             CoreType::Discover => {
                 let list = registry.nodes.lock().unwrap().clone();
-                Reply::data(&Discovered::new(&CarelessRegistry::entries(&list)))
+                Reply::data(&Discovered::new(&registry.entries(&list)))
             }
             _ => return None,
         };
@@ -481,6 +491,7 @@ async fn careless_registry() -> Verdicts {
     );
     let registry = Arc::new(CarelessRegistry {
         nodes: Mutex::new(Vec::new()),
+        keep_alive: Mutex::default(),
         broker: broker.addr(),
         client: Client::with_deadlines(
             "µHome/core/serviceRegistry",

@@ -143,10 +143,15 @@ async fn start(role: Role, fault: Fault, variant: Variant) -> Target {
                 ServerConfig::default(),
             )
         }
+        // As the reference broker: publishes waiting on deliveries do not use up the
+        // handler bound ([UH-BROKER-11]).
         Role::Broker => Node::new(
             BROKER_ID,
             Arc::new(BrokerDispatch(Broker::new(fault))),
-            ServerConfig::default(),
+            ServerConfig {
+                max_handlers_in_flight: ServerConfig::default().max_connections,
+                ..ServerConfig::default()
+            },
         ),
         _ => Node::new(
             "mutant/service",

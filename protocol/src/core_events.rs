@@ -119,21 +119,34 @@ pub struct NodeRef<'a> {
     pub node_id: JsonStr<'a>,
     /// `address`: `host:port`
     pub address: JsonStr<'a>,
+    /// `keepAlive`: the node takes deliveries on kept, pipelined connections
+    /// ([UH-REGISTRY-11], [UH-BROKER-13]); false when absent.
+    pub keep_alive: bool,
 }
 
 /// `µHome.core.register` data ([UH-REGISTRY-1]).
 pub type Register<'a> = NodeRef<'a>;
 
 impl<'a> NodeRef<'a> {
-    /// Reads `{"nodeId", "address"}` from a register request's `data` ([UH-CORE-3]).
+    /// Reads `{"nodeId", "address", "keepAlive"?}` from a register request's `data` or a list
+    /// entry ([UH-CORE-3]).
     pub fn from_data(data: Option<RawJson<'a>>) -> Result<Self, Error> {
-        let [node_id, address] = members(data, ["nodeId", "address"])?;
+        let [node_id, address, keep_alive] = members(data, ["nodeId", "address", "keepAlive"])?;
         let node_id = node_id_value(node_id)?;
         let address = string_value(address, "\"address\" must be a string")?;
         if !is_valid_address(&address) {
             return Err(Error::InvalidData("\"address\" must be host:port"));
         }
-        Ok(NodeRef { node_id, address })
+        let keep_alive = match keep_alive.map(|k| k.as_str()) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(Error::InvalidData("\"keepAlive\" must be a boolean")),
+        };
+        Ok(NodeRef {
+            node_id,
+            address,
+            keep_alive,
+        })
     }
 }
 

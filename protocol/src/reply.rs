@@ -126,6 +126,13 @@ pub struct NodeEntry<'a> {
     pub node_id: &'a str,
     /// `address`
     pub address: &'a str,
+    /// `keepAlive`, written only when true ([UH-REGISTRY-11]).
+    #[serde(rename = "keepAlive", skip_serializing_if = "is_false")]
+    pub keep_alive: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `data` of `µHome.core.nodes` ([UH-BROKER-1]), as the registry sends it.

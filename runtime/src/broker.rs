@@ -15,12 +15,13 @@ use uhome_protocol::core_events::{
 use uhome_protocol::reply::{Queued, Response, Unsubscribed};
 use uhome_protocol::{Code, Event, V2};
 
-use crate::client::{Client, Deadlines};
+use crate::client::{Client, ClientError, Deadlines, ReplyEvent};
 use crate::config::{
     Backoff, ServerConfig, MAX_DELIVERIES_IN_FLIGHT, MAX_DELIVERIES_PER_SUBSCRIBER, PUSH_BACKOFF,
 };
 use crate::delivery::PublishReport;
 use crate::event::OwnedEvent;
+use crate::kept::{self, KeptConnections};
 use crate::node::{ready, Dispatch, Node, ReplyFuture};
 use crate::nodes::{self, NodeEntry};
 use crate::reply::Reply;
@@ -116,6 +117,7 @@ impl State {
 struct BrokerInner {
     config: BrokerConfig,
     client: Client,
+    kept: KeptConnections,
     state: Mutex<State>,
     deliveries: Arc<Semaphore>,
 }
@@ -125,6 +127,39 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl BrokerInner {
+    /// Closes kept connections to addresses no longer listed with `keepAlive`.
+    fn forget_kept(&self) {
+        let kept: Vec<String> = lock(&self.state)
+            .nodes
+            .iter()
+            .filter(|n| n.keep_alive)
+            .map(|n| n.address.clone())
+            .collect();
+        self.kept
+            .retain(|address| kept.iter().any(|k| k == address));
+    }
+
+    /// One delivery: on a kept connection to a node that declared `keepAlive` (sent again on a
+    /// new connection when the kept one was closed before the node read it), else on a new
+    /// connection ([UH-BROKER-7], [UH-BROKER-13]).
+    async fn send(
+        &self,
+        address: &str,
+        keep_alive: bool,
+        request: &OwnedEvent,
+    ) -> Result<ReplyEvent, ClientError> {
+        if keep_alive {
+            let frame = self.client.encode(request)?;
+            match self.kept.send(address, frame, self.config.deadlines).await {
+                Err(e) if kept::is_unsent(&e) => {
+                    tracing::debug!(%address, error = %e, "kept connection closed; sending on a new one");
+                }
+                outcome => return outcome,
+            }
+        }
+        self.client.send(address, request).await
+    }
+
     fn subscribe(&self, event: &Event<'_>, kind: CoreType) -> Reply {
         let read = match kind {
             CoreType::Subscribe => Subscription::subscribe(event),
@@ -176,7 +211,15 @@ impl BrokerInner {
         let d = self.config.deadlines;
         let start_within = d.connect + d.write + d.read;
         let mut sends = JoinSet::new();
-        for (NodeEntry { node_id, address }, own_slots) in targets {
+        for (
+            NodeEntry {
+                node_id,
+                address,
+                keep_alive,
+            },
+            own_slots,
+        ) in targets
+        {
             let shared = self.clone();
             let request = request.clone();
             sends.spawn(async move {
@@ -189,7 +232,7 @@ impl BrokerInner {
                     tracing::debug!(node = %node_id, "delivery could not start in time");
                     return (node_id, false);
                 };
-                let outcome = shared.client.send(&address, &request).await;
+                let outcome = shared.send(&address, keep_alive, &request).await;
                 if let Err(e) = &outcome {
                     tracing::debug!(node = %node_id, %address, error = %e, "delivery failed");
                 }
@@ -224,10 +267,12 @@ impl Dispatch for BrokerDispatch {
             CoreType::Nodes => ready(match Nodes::from_data(event.data) {
                 Ok(list) => {
                     let count = list.len();
-                    match lock(&self.shared.state).install(nodes::owned(&list)) {
+                    let change = lock(&self.shared.state).install(nodes::owned(&list));
+                    match change {
                         Some(change) => tracing::info!(nodes = count, "node list: {change}"),
                         None => tracing::debug!(nodes = count, "node list unchanged"),
                     }
+                    self.shared.forget_kept();
                     Reply::data(&Response::of(Code::NodesUpdated))
                 }
                 Err(e) => Reply::for_error(&e, Some(kind)),
@@ -358,6 +403,7 @@ impl BrokerHandle {
 pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<BrokerHandle> {
     let shared = Arc::new(BrokerInner {
         client: Client::with_deadlines(config.id.clone(), config.deadlines),
+        kept: KeptConnections::default(),
         state: Mutex::new(State::default()),
         deliveries: Arc::new(Semaphore::new(config.max_deliveries)),
         config,

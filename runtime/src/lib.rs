@@ -11,6 +11,7 @@ pub mod config;
 pub mod delivery;
 pub mod event;
 pub mod inbound;
+pub mod kept;
 pub mod node;
 pub mod nodes;
 pub mod reply;

@@ -1,7 +1,7 @@
 //! The node list, owned: what the registry keeps and pushes and the broker delivers to
 //! ([UH-REGISTRY-8], [UH-BROKER-1]).
 
-use uhome_protocol::core_events::Nodes;
+use uhome_protocol::core_events::{NodeRef, Nodes};
 use uhome_protocol::reply;
 
 /// One node of the list.
@@ -11,14 +11,27 @@ pub struct NodeEntry {
     pub node_id: String,
     /// `address`: `host:port`
     pub address: String,
+    /// `keepAlive`: the node takes deliveries on kept, pipelined connections
+    /// ([UH-REGISTRY-11], [UH-BROKER-13]).
+    pub keep_alive: bool,
 }
 
 impl NodeEntry {
-    /// A node at `address`.
+    /// A node at `address` that takes each delivery on a new connection.
     pub fn new(node_id: impl Into<String>, address: impl Into<String>) -> NodeEntry {
         NodeEntry {
             node_id: node_id.into(),
             address: address.into(),
+            keep_alive: false,
+        }
+    }
+
+    /// Copies a checked list entry or registration.
+    pub fn from_ref(node: &NodeRef<'_>) -> NodeEntry {
+        NodeEntry {
+            node_id: node.node_id.to_string(),
+            address: node.address.to_string(),
+            keep_alive: node.keep_alive,
         }
     }
 
@@ -27,16 +40,14 @@ impl NodeEntry {
         reply::NodeEntry {
             node_id: &self.node_id,
             address: &self.address,
+            keep_alive: self.keep_alive,
         }
     }
 }
 
 /// Copies a checked `µHome.core.nodes` list, in order.
 pub fn owned(nodes: &Nodes<'_>) -> Vec<NodeEntry> {
-    nodes
-        .iter()
-        .map(|n| NodeEntry::new(n.node_id.to_string(), n.address.to_string()))
-        .collect()
+    nodes.iter().map(|n| NodeEntry::from_ref(&n)).collect()
 }
 
 /// The borrowed forms of `list`, for encoding.

@@ -413,7 +413,8 @@ impl ServiceInner {
     }
 
     async fn register(&self, registry: &str) -> Result<Registered, Failure> {
-        let data = json!({ "nodeId": self.id, "address": self.advertised });
+        // The node serves pipelined requests on kept connections ([UH-REGISTRY-11]).
+        let data = json!({ "nodeId": self.id, "address": self.advertised, "keepAlive": true });
         let reply = self
             .client
             .request(registry, core_events::REGISTER, Some(&data))
@@ -1018,7 +1019,10 @@ pub async fn discover(client: &Client, registry: &str) -> Result<Vec<NodeEntry>,
             let id = n.get("nodeId").and_then(Value::as_str);
             let address = n.get("address").and_then(Value::as_str);
             match (id, address) {
-                (Some(id), Some(address)) => Ok(NodeEntry::new(id, address)),
+                (Some(id), Some(address)) => Ok(NodeEntry {
+                    keep_alive: n.get("keepAlive").and_then(Value::as_bool) == Some(true),
+                    ..NodeEntry::new(id, address)
+                }),
                 _ => Err(ServiceError::MissingMember {
                     addr: registry.to_string(),
                     event_type: core_events::DISCOVER,

@@ -1802,6 +1802,21 @@ def gen_core():
              "with an address of 256 characters", ["Address"])):
         core(slug, "µHome.core.register %s: invalid_data" % desc, "register", data,
              reply=rfail, reqs=R, flags=["InvalidData"] + fl)
+    # [UH-REGISTRY-11]: keepAlive, when present, is a boolean.
+    for slug, keep, desc in (("register-keep-alive-true", True, "true"),
+                             ("register-keep-alive-false", False, "false")):
+        core(slug, "µHome.core.register with keepAlive %s: well-formed (the answer depends "
+             "on the health check)" % desc, "register",
+             {"nodeId": nid, "address": "127.0.0.1:5102", "keepAlive": keep},
+             reqs=R + ["UH-REGISTRY-11"], flags=["CoreData", "StateDependent"])
+    for slug, keep, desc in (("register-keep-alive-string", "yes", "a string"),
+                             ("register-keep-alive-number", 1, "the number 1"),
+                             ("register-keep-alive-null", None, "null")):
+        core(slug, "µHome.core.register with keepAlive %s: invalid_data" % desc, "register",
+             {"nodeId": nid, "address": "127.0.0.1:5102", "keepAlive": keep},
+             reply=err("invalid_data", "registry", FAILURE_MESSAGES["register"],
+                       member="keepAlive"),
+             reqs=R + ["UH-REGISTRY-11", "UH-REPLY-11"], flags=["InvalidData"])
 
     # --- unregister
     U = ["UH-CORE-3", "UH-CORE-4", "UH-REGISTRY-7"]
@@ -1833,7 +1848,9 @@ def gen_core():
             ("nodes-entry-extra-member", {"nodes": [dict(a, healthy=True)]},
              "an entry with an extra member", []),
             ("nodes-extra-member", {"nodes": [a], "version": 3}, "an extra data member",
-             [])):
+             []),
+            ("nodes-entry-keep-alive", {"nodes": [dict(a, keepAlive=True), b2]},
+             "an entry with keepAlive true (UH-BROKER-13)", [])):
         core(slug, "µHome.core.nodes with %s: the broker replaces its list" % desc, "nodes",
              data, reply=ok("nodes_updated", "broker"), reqs=Nd + ["UH-BROKER-2"],
              flags=["CoreData"] + fl, source=MICRO + "Home/core/serviceRegistry")
@@ -1858,6 +1875,8 @@ def gen_core():
              "with an entry whose address has no port", ["Address"]),
             ("nodes-duplicate-node-id", {"nodes": [a, a]}, "with the same entry twice",
              ["RepeatedNodeId"]),
+            ("nodes-entry-keep-alive-string", {"nodes": [dict(a, keepAlive="yes")]},
+             "with an entry whose keepAlive is a string (UH-BROKER-13)", []),
             ("nodes-duplicate-node-id-other-address",
              {"nodes": [a, b2, dict(a, address="127.0.0.1:6000")]},
              "with one node id at two addresses", ["RepeatedNodeId"])):

@@ -40,6 +40,8 @@ pub(super) fn cases() -> Vec<Case> {
             "while 300 publishes wait on a subscriber that never replies, publishes of another type are delivered and answered before any of them", fair_slots),
         case("UH-BROKER-12/wait-false-answered-before-delivery", &["UH-BROKER-12"], Must, Broker,
             "a publish with wait false is answered queued, with the count of deliveries started, before a silent subscriber's delivery ends, and the others are delivered", queued_publish),
+        case("UH-BROKER-13/a-connection-per-delivery", &["UH-BROKER-13", "UH-BROKER-7"], Must, Broker,
+            "to a node listed without keepAlive every delivery comes on its own connection; to one listed with keepAlive true every delivery arrives, on connections that may be kept", connection_per_delivery),
     ]
 }
 
@@ -483,6 +485,49 @@ fn queued_publish(ctx: &Ctx) -> CaseFuture<'_> {
             return Err(violation(
                 "the event delivered after the queued answer",
                 "no delivery within 2 s",
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn connection_per_delivery(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (plain, kept) = (
+            ctx.peer("per-delivery", Mode::Healthy).await?,
+            ctx.peer("kept-alive", Mode::Healthy).await?,
+        );
+        let list = json!({"nodes": [
+            {"nodeId": plain.id(), "address": plain.addr()},
+            {"nodeId": kept.id(), "address": kept.addr(), "keepAlive": true},
+        ]});
+        ctx.call(&Request::new(NODES, Some(list)).from(REGISTRY))
+            .await?
+            .must_be(1, "nodes_updated", Some("Succesfully updated active nodes"))?;
+        subscribed(ctx, &plain, "conn.x").await?;
+        subscribed(ctx, &kept, "conn.x").await?;
+        let publisher = ctx.node_id("conn-publisher");
+        for n in 0..5 {
+            let (delivered, failed) = publish(ctx, &publisher, "conn.x", Some(json!(n))).await?;
+            if (delivered, failed.is_empty()) != (2, true) {
+                return Err(violation(
+                    "delivered 2, failed []",
+                    format!("delivered {delivered}, failed {failed:?}"),
+                ));
+            }
+        }
+        let per_connection = plain.requests_per_connection();
+        if per_connection.iter().any(|&n| n != 1) || per_connection.len() != 5 {
+            return Err(violation(
+                "5 deliveries to the node without keepAlive, each on its own connection",
+                format!("requests per connection: {per_connection:?}"),
+            ));
+        }
+        let kept_got = kept.received_of("conn.x").len();
+        if kept_got != 5 {
+            return Err(violation(
+                "5 deliveries to the node with keepAlive",
+                format!("{kept_got}"),
             ));
         }
         Ok(())

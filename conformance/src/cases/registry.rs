@@ -38,6 +38,8 @@ pub(super) fn cases() -> Vec<Case> {
             "unregister answers unregistered; an unknown node id is refused not_registered, reason \"Node is not registered\"", unregister_case),
         case("UH-REGISTRY-8/discover", &["UH-REGISTRY-8"], Must, Registry,
             "discover lists the nodes in registration order", discover),
+        case("UH-REGISTRY-11/keep-alive-in-lists", &["UH-REGISTRY-11", "UH-REGISTRY-4", "UH-REGISTRY-8"], Must, Registry,
+            "a node registered with keepAlive true is listed with \"keepAlive\": true in the pushed list and in discover; a node registered without it is listed without the member", keep_alive_in_lists),
     ];
     all.push(case("UH-REGISTRY-9/full", &["UH-REGISTRY-9", "UH-REPLY-12"], Must, Registry,
         "registrations that would make the list exceed one frame are refused registry_full, status 0, reason \"Registry is full\"; discover, the largest reply, still fits in one frame", full));
@@ -575,5 +577,72 @@ fn full(ctx: &Ctx) -> CaseFuture<'_> {
             unregister(ctx, id).await?;
         }
         outcome
+    })
+}
+
+/// The `keepAlive` member of `node_id`'s entry in a list of node entries: `Some(None)` for an
+/// entry without it, `None` when the node is not listed.
+fn keep_alive_of(nodes: Option<&Value>, node_id: &str) -> Option<Option<Value>> {
+    nodes?
+        .as_array()?
+        .iter()
+        .find(|n| n.get("nodeId").and_then(Value::as_str) == Some(node_id))
+        .map(|n| n.get("keepAlive").cloned())
+}
+
+fn keep_alive_in_lists(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let (kept, plain) = (
+            ctx.peer("keep-alive", Mode::Healthy).await?,
+            ctx.peer("plain", Mode::Healthy).await?,
+        );
+        let reply = ctx
+            .call(
+                &Request::new(
+                    REGISTER,
+                    Some(json!({"nodeId": kept.id(), "address": kept.addr(), "keepAlive": true})),
+                )
+                .from(kept.id()),
+            )
+            .await?;
+        is_registered(&reply, kept.id(), &kept.addr())?;
+        is_registered(
+            &register(ctx, plain.id(), &plain.addr()).await?,
+            plain.id(),
+            &plain.addr(),
+        )?;
+        let want = |list: Option<&Value>, what: &str| -> CaseResult {
+            let (k, p) = (
+                keep_alive_of(list, kept.id()),
+                keep_alive_of(list, plain.id()),
+            );
+            if k != Some(Some(json!(true))) || p != Some(None) {
+                return Err(violation(
+                    format!(
+                        "{what}: keepAlive true for {}, no keepAlive for {}",
+                        kept.id(),
+                        plain.id()
+                    ),
+                    format!("{k:?} and {p:?}"),
+                ));
+            }
+            Ok(())
+        };
+        let discovered = ctx.call(&Request::new(DISCOVER, Some(json!({})))).await?;
+        discovered.must_be(1, "nodes", Some("Active nodes"))?;
+        want(
+            discovered.data.as_ref().and_then(|d| d.get("nodes")),
+            "discover",
+        )?;
+        let pushes = broker(ctx)?.received_of(NODES);
+        let last = pushes
+            .last()
+            .and_then(|p| p.data.as_ref())
+            .and_then(|d| d.get("nodes"));
+        want(last, "the list pushed to the broker")?;
+        for node in [&kept, &plain] {
+            unregister(ctx, node.id()).await?;
+        }
+        Ok(())
     })
 }

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use uhome_protocol::core_events::{
     pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID,
 };
-use uhome_protocol::reply::{Published, Response, Unsubscribed};
+use uhome_protocol::reply::{Published, Queued, Response, Unsubscribed};
 use uhome_protocol::{Code, Event};
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::{Client, Dispatch, OwnedEvent, Reply, ReplyFuture};
@@ -259,6 +259,11 @@ impl Dispatch for BrokerDispatch {
                         timestamp: event.timestamp.to_string(),
                         source,
                     };
+                    if !publish.wait {
+                        let queued = broker.targets(&request.event_type).len();
+                        tokio::spawn(broker.publish(request));
+                        return Some(ready(Reply::data(&Queued::new(queued))));
+                    }
                     Box::pin(broker.publish(request))
                 }
             },

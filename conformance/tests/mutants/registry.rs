@@ -1,6 +1,7 @@
 //! A registry written for the mutants: the rules of section 10 in a few lines each, so that
 //! one of them at a time can be broken.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct Registry {
     client: Client,
     /// Whether a retry loop is running (it pushes the list current at each attempt).
     retrying: AtomicBool,
+    /// Node ids that registered with keepAlive true ([UH-REGISTRY-11]).
+    keep_alive: Mutex<HashSet<String>>,
 }
 
 fn deadlines() -> Deadlines {
@@ -50,6 +53,7 @@ impl Registry {
             broker,
             client: Client::with_deadlines("µHome/core/serviceRegistry", deadlines()),
             retrying: AtomicBool::new(false),
+            keep_alive: Mutex::new(HashSet::new()),
         });
         let weak = Arc::downgrade(&registry);
         tokio::spawn(async move {
@@ -90,9 +94,13 @@ impl Registry {
         {
             return false; // cannot be one frame (only under NoFullCheck)
         }
+        let kept = self.keep_alive.lock().unwrap().clone();
         let nodes: Vec<_> = list
             .iter()
-            .map(|(id, addr)| json!({"nodeId": id, "address": addr}))
+            .map(|(id, addr)| match kept.contains(id) {
+                true => json!({"nodeId": id, "address": addr, "keepAlive": true}),
+                false => json!({"nodeId": id, "address": addr}),
+            })
             .collect();
         let data = json!({ "nodes": nodes });
         matches!(self.client.request(&self.broker, NODES, Some(&data)).await, Ok(r) if r.is_success())
@@ -171,7 +179,8 @@ impl Registry {
             None => {
                 let mut list = self.list();
                 list.push((id.clone(), addr.clone()));
-                let entries = entries(&list);
+                let kept = self.keep_alive.lock().unwrap().clone();
+                let entries = entries(&list, &kept);
                 let fits = self.fault == NoFullCheck
                     || Reply::data(&Discovered::new(&entries))
                         .try_encode("µHome/core/serviceRegistry")
@@ -240,11 +249,12 @@ impl Registry {
     }
 }
 
-fn entries(list: &[(String, String)]) -> Vec<NodeEntry<'_>> {
+fn entries<'a>(list: &'a [(String, String)], kept: &HashSet<String>) -> Vec<NodeEntry<'a>> {
     list.iter()
         .map(|(id, addr)| NodeEntry {
             node_id: id,
             address: addr,
+            keep_alive: kept.contains(id),
         })
         .collect()
 }
@@ -259,7 +269,14 @@ impl Dispatch for RegistryDispatch {
             CoreType::Register => match NodeRef::from_data(event.data) {
                 Err(e) => ready(Reply::for_error(&e, Some(CoreType::Register))),
                 Ok(node) => {
-                    Box::pin(registry.register(node.node_id.to_string(), node.address.to_string()))
+                    let id = node.node_id.to_string();
+                    let mut kept = registry.keep_alive.lock().unwrap();
+                    match node.keep_alive {
+                        true => kept.insert(id.clone()),
+                        false => kept.remove(&id),
+                    };
+                    drop(kept);
+                    Box::pin(registry.register(id, node.address.to_string()))
                 }
             },
             CoreType::Unregister => match Unregister::from_data(event.data) {
@@ -271,7 +288,8 @@ impl Dispatch for RegistryDispatch {
                 if registry.fault == DiscoverReversed {
                     list.reverse();
                 }
-                ready(Reply::data(&Discovered::new(&entries(&list))))
+                let kept = registry.keep_alive.lock().unwrap().clone();
+                ready(Reply::data(&Discovered::new(&entries(&list, &kept))))
             }
             _ => return None,
         })

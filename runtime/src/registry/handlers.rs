@@ -19,7 +19,11 @@ impl RegistryInner {
         let fail = |code: Code, reason: &str| {
             Reply::for_code(code, Some(CoreType::Register), Some(reason))
         };
-        let NodeEntry { node_id, address } = &node;
+        let NodeEntry {
+            node_id,
+            address,
+            keep_alive,
+        } = &node;
         if !self.healthy(address).await {
             return fail(Code::Unhealthy, "Unhealthy service");
         }
@@ -50,6 +54,7 @@ impl RegistryInner {
             let record = Record::Register {
                 node_id: node_id.clone(),
                 address: address.clone(),
+                keep_alive: *keep_alive,
             };
             let previous = lock(&self.nodes).clone();
             {
@@ -57,6 +62,7 @@ impl RegistryInner {
                 match nodes.iter_mut().find(|e| &e.node.node_id == node_id) {
                     Some(entry) => {
                         entry.node.address = address.clone();
+                        entry.node.keep_alive = *keep_alive;
                         entry.failures = 0;
                     }
                     None => nodes.push(Entry {
@@ -121,10 +127,7 @@ impl Dispatch for RegistryDispatch {
         let shared = self.shared.clone();
         Some(match CoreType::of(&event.event_type)? {
             CoreType::Register => match NodeRef::from_data(event.data) {
-                Ok(node) => Box::pin(shared.register(NodeEntry::new(
-                    node.node_id.to_string(),
-                    node.address.to_string(),
-                ))),
+                Ok(node) => Box::pin(shared.register(NodeEntry::from_ref(&node))),
                 Err(e) => ready(Reply::for_error(&e, Some(CoreType::Register))),
             },
             CoreType::Unregister => match Unregister::from_data(event.data) {

@@ -28,6 +28,10 @@ pub enum Record {
         node_id: String,
         /// Its address.
         address: String,
+        /// Whether it takes deliveries on kept connections ([UH-REGISTRY-11]); absent in
+        /// records written before it existed.
+        #[serde(rename = "keepAlive", default, skip_serializing_if = "is_false")]
+        keep_alive: bool,
     },
     /// A node unregistered or was evicted.
     Unregister {
@@ -56,6 +60,10 @@ pub struct Store {
     appended: usize,
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn encode(record: &Record) -> Vec<u8> {
     let json = serde_json::to_string(record).unwrap_or_default();
     format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes())).into_bytes()
@@ -73,12 +81,21 @@ fn decode(line: &[u8]) -> Result<Record, &'static str> {
 
 fn apply(nodes: &mut Vec<NodeEntry>, record: Record) {
     match record {
-        Record::Register { node_id, address } => {
-            match nodes.iter_mut().find(|n| n.node_id == node_id) {
-                Some(entry) => entry.address = address,
-                None => nodes.push(NodeEntry { node_id, address }),
+        Record::Register {
+            node_id,
+            address,
+            keep_alive,
+        } => match nodes.iter_mut().find(|n| n.node_id == node_id) {
+            Some(entry) => {
+                entry.address = address;
+                entry.keep_alive = keep_alive;
             }
-        }
+            None => nodes.push(NodeEntry {
+                node_id,
+                address,
+                keep_alive,
+            }),
+        },
         Record::Unregister { node_id } => nodes.retain(|n| n.node_id != node_id),
     }
 }
@@ -194,6 +211,7 @@ impl Store {
                 out.write_all(&encode(&Record::Register {
                     node_id: node.node_id.clone(),
                     address: node.address.clone(),
+                    keep_alive: node.keep_alive,
                 }))?;
             }
             out.sync_all()?;
@@ -214,6 +232,7 @@ mod tests {
         Record::Register {
             node_id: id.into(),
             address: addr.into(),
+            keep_alive: false,
         }
     }
 
