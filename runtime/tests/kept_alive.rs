@@ -23,7 +23,7 @@ use tokio_util::codec::Decoder;
 use uhome_protocol::core_events::{NODES, SUBSCRIBE};
 use uhome_runtime::codec::FrameCodec;
 use uhome_runtime::kept::CONNECTIONS_PER_NODE;
-use uhome_runtime::service::{self, Service};
+use uhome_runtime::service;
 use uhome_runtime::{Client, NodeEntry, Reply};
 
 const DELIVERIES: usize = 40;
