@@ -369,20 +369,22 @@ async fn five_hundred_concurrent_connections_are_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn past_the_connection_cap_connections_wait_then_are_served() {
+async fn past_the_connection_cap_with_none_quiet_connections_wait_then_are_served() {
     let service = echo_service(ServerConfig {
         max_connections: 2,
         ..ServerConfig::default()
     })
     .await;
     let addr = service.local_addr();
+    // Half a frame on each: not quiet, so neither is closed to make room ([UH-EXCHANGE-17]).
+    let frame = echo_frame(0);
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(&echo_frame(0)).await.unwrap();
-        read_replies(&mut s, 1).await;
+        s.write_all(&frame[..3]).await.unwrap();
         held.push(s);
     }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut waiting = TcpStream::connect(addr).await.unwrap();
     waiting.write_all(&echo_frame(3)).await.unwrap();
     let mut probe = [0u8; 1];
@@ -392,7 +394,14 @@ async fn past_the_connection_cap_connections_wait_then_are_served() {
             .is_err(),
         "no reply while at the cap"
     );
-    drop(held.pop());
+    let mut finished = held.pop().unwrap();
+    finished.write_all(&frame[3..]).await.unwrap();
+    assert_eq!(
+        echoed(&read_replies(&mut finished, 1).await[0]),
+        Some(0),
+        "a held connection was kept"
+    );
+    drop(finished);
     assert_eq!(
         echoed(&read_replies(&mut waiting, 1).await[0]),
         Some(3),

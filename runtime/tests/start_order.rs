@@ -97,7 +97,7 @@ async fn a_service_started_before_the_mesh_registers_and_receives_a_publish() {
         .unwrap();
     assert_eq!(
         registry.nodes(),
-        vec![NodeEntry::new("early", service.local_addr().to_string())]
+        vec![service_entry("early", service.local_addr().to_string())]
     );
     let report = broker
         .publish("switch", "home.lamp.on", Some(&json!({"level": 1})))
@@ -140,7 +140,7 @@ async fn after_the_mesh_restarts_with_nothing_remembered_the_service_registers_a
     let advertised = service.local_addr().to_string();
     assert!(
         eventually(Duration::from_secs(10), || registry.nodes()
-            == vec![NodeEntry::new("steady", advertised.clone())])
+            == vec![service_entry("steady", advertised.clone())])
         .await,
         "registered again by itself"
     );
@@ -296,8 +296,16 @@ async fn an_id_held_by_another_healthy_node_is_a_refusal_not_a_registration() {
     assert!(description.contains("Node already exists"), "{description}");
     assert_eq!(
         mesh.registry.nodes(),
-        vec![NodeEntry::new("twin", first.local_addr().to_string())]
+        vec![service_entry("twin", first.local_addr().to_string())]
     );
     first.shutdown().await;
     mesh.shutdown().await;
+}
+
+/// A reference service's entry: it declares keepAlive when it registers ([UH-REGISTRY-11]).
+fn service_entry(node_id: &str, address: String) -> NodeEntry {
+    NodeEntry {
+        keep_alive: true,
+        ..NodeEntry::new(node_id, address)
+    }
 }
