@@ -244,3 +244,72 @@ fn a_decoder_that_crashes_or_lies_fails() {
     assert_eq!(out.status.code(), Some(1), "exit 3 is a crash");
     assert!(String::from_utf8_lossy(&out.stdout).contains("crashed: exit status 3"));
 }
+
+/// The Python peer's decoder, started from the crate's directory.
+fn python_decoder() -> String {
+    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/python/decode.py");
+    format!("python3 {}", peer.display())
+}
+
+#[test]
+fn a_decoder_that_declares_the_stream_mode_gets_every_vector_in_one_process() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let limit = std::time::Duration::from_secs(10);
+    let python = python_decoder();
+    assert!(runtime.block_on(uhome_conformance::codec::declares_stream(&python, limit)));
+    let one_shot = env!("CARGO_BIN_EXE_uhome-decode");
+    assert!(!runtime.block_on(uhome_conformance::codec::declares_stream(one_shot, limit)));
+
+    // Each process logs its start: one per worker shows the vectors went through the stream.
+    let dir = tempfile::tempdir().unwrap();
+    let starts = dir.path().join("starts");
+    let logged = format!("echo start >> {}; exec {python}", starts.display());
+    let out = run(&["vectors", "--exec", &logged, "--parallel", "2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let vectors: usize = uhome_conformance::vectors::embedded()
+        .unwrap()
+        .iter()
+        .map(|f| f.vectors.len())
+        .sum();
+    assert!(
+        stdout.contains(&format!("CONFORMS: {vectors} passed")),
+        "{stdout}"
+    );
+    let processes = std::fs::read_to_string(&starts).unwrap().lines().count();
+    assert_eq!(processes, 1 + 2, "the probe and one process per worker");
+}
+
+#[test]
+fn a_stream_decoder_that_dies_fails_that_vector_and_is_started_again() {
+    // Dies on one vector of frame.json, answers the others as the Python peer does.
+    let first = uhome_conformance::vectors::embedded()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.name.contains("frame"))
+        .unwrap()
+        .vectors
+        .into_iter()
+        .find(|v| !v.hex.is_empty())
+        .unwrap();
+    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/python");
+    let dying = format!(
+        "python3 -c 'import os,sys,runpy; sys.path.insert(0, \"{dir}\"); \
+         d=runpy.run_path(\"{path}\"); \
+         print(d[\"STREAM_HELLO\"], flush=True); \
+         [os._exit(3) if l.strip()==\"{hex}\" else print(d[\"answer\"](bytes.fromhex(l.strip()))[0], flush=True) for l in sys.stdin]'",
+        dir = peer.display(),
+        path = peer.join("decode.py").display(),
+        hex = first.hex,
+    );
+    let out = run(&["vectors", "--exec", &dying, "--only", "codec/frame/"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("DOES NOT CONFORM"), "{stdout}");
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{stdout}");
+    assert!(
+        failed[0].contains(&format!("codec/{}", first.id)),
+        "{stdout}"
+    );
+}

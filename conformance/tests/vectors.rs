@@ -179,7 +179,7 @@ fn vector_files_match_schema_json() {
             .collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
     }
-    let broken = parse_json(r#"{"name":"x","description":"d","specVersion":"1.0.0","flags":{},"vectors":[{"id":"x/a","description":"d","hex":"zz","result":"valid","requirements":[],"flags":[]}]}"#).unwrap();
+    let broken = parse_json(r#"{"name":"x","description":"d","specVersion":"1.2.0","flags":{},"vectors":[{"id":"x/a","description":"d","hex":"zz","result":"valid","requirements":[],"flags":[]}]}"#).unwrap();
     assert!(
         !validator.is_valid(&broken),
         "schema.json accepts a broken vector file"

@@ -1,6 +1,6 @@
 //! # uhome-protocol
 //!
-//! The µHome wire protocol (`spec/protocol.md`, version 1.0.0) as a sans-IO codec:
+//! The µHome wire protocol (`spec/protocol.md`, version 1.2.0) as a sans-IO codec:
 //! `#![no_std]`, no allocation, no `unsafe`, no panics on any input.
 //!
 //! ```text
@@ -56,4 +56,4 @@ pub use json::{JsonStr, RawJson};
 pub use status::Status;
 
 /// The version of `spec/protocol.md` this crate implements.
-pub const SPEC_VERSION: &str = "1.0.0";
+pub const SPEC_VERSION: &str = "1.2.0";

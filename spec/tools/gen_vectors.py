@@ -25,7 +25,7 @@ import os
 import re
 import sys
 
-SPEC_VERSION = "1.0.0"
+SPEC_VERSION = "1.2.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC_DIR = os.path.dirname(HERE)
 VECTOR_DIR = os.path.join(SPEC_DIR, "vectors")
