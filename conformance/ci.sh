@@ -18,6 +18,9 @@ peer="conformance/peers/python"
 echo "== the Python peer's decoder through every vector"
 "$suite" vectors --exec "python3 $peer/decode.py" --json "$out/python-codec.json" --junit "$out/python-codec.xml"
 
+echo "== 60 s of differential fuzzing of the Python peer's decoder against the reference"
+"$suite" fuzz --exec "python3 $peer/decode.py" --time 60s --seed "${FUZZ_SEED:-$(date +%s)}" --out "$out/fuzz-findings"
+
 echo "== the Python peer's node"
 log="$(mktemp)"
 python3 "$peer/node.py" --listen 127.0.0.1:0 --id python/peer --idle-timeout 5 >"$log" 2>&1 &

@@ -16,7 +16,7 @@ use crate::vectors::{parse_json, Expect, Vector, VectorFile};
 
 /// What the program did with one vector.
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     Accepted(serde_json::Value),
     /// Exit 0 with output serde_json cannot read (the message says why).
     Unreadable(String),
@@ -24,7 +24,7 @@ enum Outcome {
     Crashed(String),
 }
 
-async fn decode(program: &str, input: &[u8], limit: Duration) -> (Outcome, String) {
+pub(crate) async fn decode(program: &str, input: &[u8], limit: Duration) -> (Outcome, String) {
     let mut one_shot = command(program, false);
     let child = one_shot.stdin(Stdio::piped()).spawn();
     let mut child = match child {
@@ -139,7 +139,7 @@ pub async fn declares_stream(program: &str, limit: Duration) -> bool {
 }
 
 /// One running program in the stream mode: a line of hex in, a line out, per input.
-struct Stream {
+pub(crate) struct Stream {
     child: Child,
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
@@ -150,7 +150,7 @@ struct Stream {
 const STDERR_TAIL: usize = 2000;
 
 impl Stream {
-    async fn start(program: &str, limit: Duration) -> Result<Stream, String> {
+    pub(crate) async fn start(program: &str, limit: Duration) -> Result<Stream, String> {
         let mut cmd = command(program, true);
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -195,7 +195,11 @@ impl Stream {
 
     /// Decodes one input; `None` in the outcome's place means the program is gone or hung and
     /// must be started again.
-    async fn decode(&mut self, input: &[u8], limit: Duration) -> (Outcome, String, bool) {
+    pub(crate) async fn decode(
+        &mut self,
+        input: &[u8],
+        limit: Duration,
+    ) -> (Outcome, String, bool) {
         let line = format!("{}\n", hex::encode(input));
         let exchange = async {
             self.stdin.write_all(line.as_bytes()).await?;

@@ -12,6 +12,7 @@ pub mod cases;
 pub mod codec;
 pub mod ctx;
 pub mod embedded;
+pub mod fuzz;
 pub mod json_eq;
 pub mod launch;
 pub mod mesh;

@@ -87,6 +87,31 @@ enum Command {
         /// Decoders run at once.
         #[arg(long, default_value_t = 4)]
         parallel: usize,
+        /// Run the vectors of FILE (a vector file, a fuzz finding say) instead of
+        /// spec/vectors (repeatable).
+        #[arg(long = "vectors", value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Differential fuzzing of a decoder program against the reference codec: inputs from
+    /// the vectors mutated and events generated with the specification's edge cases; every
+    /// disagreement the specification does not allow, crash or hang is minimized and written
+    /// as a vector file. Exit 1 when anything was found.
+    Fuzz {
+        /// The decoder command, run with `sh -c` (the stream mode when it declares it).
+        #[arg(long, value_name = "CMD ARGS")]
+        exec: String,
+        /// Seed of the inputs: the same seed gives the same inputs.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Stop after this long (60s when neither --time nor --iterations is given).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        time: Option<Duration>,
+        /// Stop after this many inputs.
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// Where findings are written, one vector file each.
+        #[arg(long, default_value = "fuzz-findings")]
+        out: PathBuf,
     },
     /// Cases every node must pass.
     Node(TargetArgs),
@@ -190,8 +215,60 @@ async fn run(cli: Cli) -> Result<u8, String> {
             list(&all, as_json);
             return Ok(0);
         }
-        Some(Command::Vectors { exec, parallel }) => {
+        Some(Command::Fuzz {
+            exec,
+            seed,
+            time,
+            iterations,
+            out,
+        }) => {
+            let fuzz_options = uhome_conformance::fuzz::Options {
+                seed,
+                time: time.or(iterations.is_none().then_some(Duration::from_secs(60))),
+                iterations,
+                out,
+                timeout: options.timeout,
+            };
             let files = vectors::embedded()?;
+            let summary = uhome_conformance::fuzz::run(&files, &exec, &fuzz_options, |line| {
+                eprintln!("{line}")
+            })
+            .await?;
+            for finding in &summary.findings {
+                println!("FINDING    {}", finding.what);
+                println!("    input:  {}", hex::encode(&finding.input));
+                println!("    file:   {}", finding.file.display());
+                println!(
+                    "    replay: {}",
+                    uhome_conformance::fuzz::replay_command(&finding.file, &exec)
+                );
+            }
+            println!(
+                "{}: {} inputs in {:.1} s, {} findings (seed {seed})",
+                if summary.findings.is_empty() {
+                    "NO FINDINGS"
+                } else {
+                    "FINDINGS"
+                },
+                summary.inputs,
+                summary.seconds,
+                summary.findings.len()
+            );
+            return Ok(if summary.findings.is_empty() { 0 } else { 1 });
+        }
+        Some(Command::Vectors {
+            exec,
+            parallel,
+            files,
+        }) => {
+            let files = if files.is_empty() {
+                vectors::embedded()?
+            } else {
+                files
+                    .iter()
+                    .map(|f| vectors::load_file(f))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
             let reports = codec::run(files, &exec, &selection, options.timeout, parallel, |r| {
                 print(r, verbose)
             })
