@@ -121,14 +121,6 @@ fn payload_json(size: usize) -> Value {
     json!({ "p": "x".repeat(size.saturating_sub(8)) })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_json_payload_has_the_size_asked() {
-        assert_eq!(super::payload_json(200).to_string().len(), 200);
-    }
-}
-
 async fn run(args: Args) -> Result<ExitCode, String> {
     let (rounds, duration) = if args.quick {
         (1, Duration::from_millis(300))
@@ -339,5 +331,13 @@ fn main() -> ExitCode {
             eprintln!("uhome-bench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_json_payload_has_the_size_asked() {
+        assert_eq!(super::payload_json(200).to_string().len(), 200);
     }
 }
