@@ -401,7 +401,7 @@ fn judge(
     };
     let figures = ratios
         .iter()
-        .map(|r| format!("{}×", format_ratio(*r)))
+        .map(|r| r.map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}×")))
         .collect::<Vec<_>>()
         .join(" / ");
     Goal { what, met, figures }
