@@ -208,11 +208,7 @@ fn the_reference_decoder_program_passes_every_vector_through_the_contract() {
     let out = run(&["vectors", "--exec", decoder]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let vectors: usize = uhome_conformance::vectors::embedded()
-        .unwrap()
-        .iter()
-        .map(|f| f.vectors.len())
-        .sum();
+    let vectors = vector_count();
     assert!(vectors > 680);
     assert!(
         stdout.contains(&format!("CONFORMS: {vectors} passed")),
@@ -267,11 +263,7 @@ fn a_decoder_that_declares_the_stream_mode_gets_every_vector_in_one_process() {
     let out = run(&["vectors", "--exec", &logged, "--parallel", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let vectors: usize = uhome_conformance::vectors::embedded()
-        .unwrap()
-        .iter()
-        .map(|f| f.vectors.len())
-        .sum();
+    let vectors = vector_count();
     assert!(
         stdout.contains(&format!("CONFORMS: {vectors} passed")),
         "{stdout}"
@@ -312,4 +304,13 @@ fn a_stream_decoder_that_dies_fails_that_vector_and_is_started_again() {
         failed[0].contains(&format!("codec/{}", first.id)),
         "{stdout}"
     );
+}
+
+/// How many vectors `spec/vectors` holds.
+fn vector_count() -> usize {
+    uhome_conformance::vectors::embedded()
+        .unwrap()
+        .iter()
+        .map(|f| f.vectors.len())
+        .sum()
 }

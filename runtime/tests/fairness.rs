@@ -44,10 +44,18 @@ async fn silent_subscriber() -> (String, Arc<AtomicUsize>) {
     (addr, accepted)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_subscriber_delays_only_its_own_deliveries() {
-    const { assert!(FLOOD > MAX_DELIVERIES_IN_FLIGHT) };
-    // Deliveries wait 3 s for a reply: the window in which the fast publishes must finish.
+/// A broker whose deliveries wait 3 s for a reply, listing a silent subscriber
+/// (`PREFIX/silent`, subscribed to `silent_pattern`) and a service that records what it
+/// gets (`PREFIX/listener`, subscribed to `listener_pattern`).
+struct Setup {
+    broker: uhome_runtime::broker::BrokerHandle,
+    broker_addr: String,
+    silent_accepted: Arc<AtomicUsize>,
+    listener: Service,
+    received: tokio::sync::mpsc::UnboundedReceiver<uhome_runtime::OwnedEvent>,
+}
+
+async fn setup(prefix: &str, silent_pattern: &str, listener_pattern: &str) -> Setup {
     let broker = common::broker_with(BrokerConfig {
         deadlines: common::deadlines(3000),
         ..BrokerConfig::default()
@@ -55,25 +63,25 @@ async fn a_silent_subscriber_delays_only_its_own_deliveries() {
     .await;
     let broker_addr = broker.local_addr().to_string();
     let (silent_addr, silent_accepted) = silent_subscriber().await;
-    let (handler, mut fast_received) = common::recorder();
-    let fast = Service::builder("fair/fast")
+    let (handler, received) = common::recorder();
+    let (silent, listening) = (format!("{prefix}/silent"), format!("{prefix}/listener"));
+    let listener = Service::builder(listening.clone())
         .listen(common::LOOPBACK)
-        .handle("fast.x", handler)
+        .handle(listener_pattern, handler)
         .start()
         .await
         .unwrap();
-    let registry = Client::new("µHome/core/serviceRegistry");
     let list = json!({ "nodes": [
-        { "nodeId": "fair/silent", "address": silent_addr },
-        { "nodeId": "fair/fast", "address": fast.local_addr().to_string() },
+        { "nodeId": silent, "address": silent_addr },
+        { "nodeId": listening, "address": listener.local_addr().to_string() },
     ]});
-    assert!(registry
+    assert!(Client::new("µHome/core/serviceRegistry")
         .request(&broker_addr, NODES, Some(&list))
         .await
         .unwrap()
         .is_success());
-    for (node, pattern) in [("fair/silent", "slow.x"), ("fair/fast", "fast.x")] {
-        let reply = Client::new(node)
+    for (node, pattern) in [(&silent, silent_pattern), (&listening, listener_pattern)] {
+        let reply = Client::new(node.as_str())
             .request(
                 &broker_addr,
                 SUBSCRIBE,
@@ -83,6 +91,26 @@ async fn a_silent_subscriber_delays_only_its_own_deliveries() {
             .unwrap();
         assert!(reply.is_success(), "{}", reply.describe());
     }
+    Setup {
+        broker,
+        broker_addr,
+        silent_accepted,
+        listener,
+        received,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_subscriber_delays_only_its_own_deliveries() {
+    const { assert!(FLOOD > MAX_DELIVERIES_IN_FLIGHT) };
+    // Deliveries wait 3 s for a reply: the window in which the fast publishes must finish.
+    let Setup {
+        broker,
+        broker_addr,
+        silent_accepted,
+        listener: fast,
+        received: mut fast_received,
+    } = setup("fair", "slow.x", "fast.x").await;
 
     let publisher = Client::new("fair/publisher");
     let flood_answered = Arc::new(AtomicUsize::new(0));
@@ -151,40 +179,13 @@ async fn a_silent_subscriber_delays_only_its_own_deliveries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_that_does_not_wait_is_answered_before_delivery() {
-    let broker = common::broker_with(BrokerConfig {
-        deadlines: common::deadlines(3000),
-        ..BrokerConfig::default()
-    })
-    .await;
-    let broker_addr = broker.local_addr().to_string();
-    let (silent_addr, silent_accepted) = silent_subscriber().await;
-    let (handler, mut received) = common::recorder();
-    let listener = Service::builder("queued/listener")
-        .listen(common::LOOPBACK)
-        .handle("q.x", handler)
-        .start()
-        .await
-        .unwrap();
-    let list = json!({ "nodes": [
-        { "nodeId": "queued/silent", "address": silent_addr },
-        { "nodeId": "queued/listener", "address": listener.local_addr().to_string() },
-    ]});
-    assert!(Client::new("µHome/core/serviceRegistry")
-        .request(&broker_addr, NODES, Some(&list))
-        .await
-        .unwrap()
-        .is_success());
-    for node in ["queued/silent", "queued/listener"] {
-        let reply = Client::new(node)
-            .request(
-                &broker_addr,
-                SUBSCRIBE,
-                Some(&json!({ "subscribe": "q.x" })),
-            )
-            .await
-            .unwrap();
-        assert!(reply.is_success(), "{}", reply.describe());
-    }
+    let Setup {
+        broker,
+        broker_addr,
+        silent_accepted,
+        listener,
+        mut received,
+    } = setup("queued", "q.x", "q.x").await;
     let publisher = Client::new("queued/publisher");
     let outcome =
         service::publish_without_waiting(&publisher, &broker_addr, "q.x", Some(&json!(7)))
