@@ -708,7 +708,7 @@ impl Bridge {
         }
         self.service.shutdown().await;
         let stats = self.shared.stats();
-        tracing::info!(?stats, "bridge stopped");
+        tracing::debug!(?stats, "bridge stopped");
         stats
     }
 }
