@@ -563,7 +563,10 @@ impl Bridge {
                     .as_deref()
                     .and_then(|t| topics::type_to_topic(&config.prefix, t))
                 {
-                    if !filters.iter().any(|(f, _)| *f == topic) {
+                    if !filters
+                        .iter()
+                        .any(|(f, _)| topics::filter_matches(f, &topic))
+                    {
                         filters.push((topic, 1));
                     }
                 }
@@ -593,7 +596,12 @@ impl Bridge {
             config,
         });
         let config = &shared.config;
-        for (f, _) in &shared.filters {
+        let status = config.discovery.as_ref().map(discovery::status_topic);
+        for (f, _) in shared
+            .filters
+            .iter()
+            .filter(|(f, _)| Some(f) != status.as_ref())
+        {
             match topics::filter_to_pattern(&config.prefix, f) {
                 Some(p) => tracing::info!(filter = %f, pattern = %p, "MQTT → µHome"),
                 None => {

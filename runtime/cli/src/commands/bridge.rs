@@ -84,9 +84,11 @@ fn ha_entity(spec: &str) -> Result<HaEntity, String> {
             "device_class" => out.device_class = value,
             "value_template" => out.value_template = value,
             "command" => out.command_type = value,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "{spec:?}: unknown key {key:?} (name, unit, device_class, value_template, command)"
-            )),
+            ))
+            }
         }
     }
     Ok(out)
