@@ -517,6 +517,9 @@ fn check(config: &BridgeConfig) -> Result<(), BridgeError> {
             config.prefix
         ));
     }
+    if config.buffer == 0 {
+        return bad("the buffer must hold at least one message".into());
+    }
     let (first, max) = config.backoff;
     if first.is_zero() || max < first {
         return bad("the backoff must start above 0 and its maximum be at least its start".into());

@@ -11,6 +11,10 @@ use crate::BridgeError;
 /// The user property that marks a message the bridge published (MQTT 5).
 pub const MARKER_PROPERTY: &str = "uhome-bridge";
 
+/// The largest packet MQTT can carry (a remaining length of 268 435 455 bytes, plus the
+/// fixed header).
+const MQTT_MAX_PACKET: usize = 268_435_460;
+
 /// Capacity of the client's request channel.
 const REQUESTS: usize = 1024;
 
@@ -98,7 +102,10 @@ pub fn connect(
                 .set_keep_alive(keep_alive)
                 .set_transport(transport)
                 .set_request_channel_capacity(REQUESTS)
-                .set_max_packet_size(1 << 20, 1 << 20);
+                // 3.1.1 cannot tell the broker a limit, and a packet over the client's
+                // limit drops the connection: take what MQTT allows; µHome refuses what
+                // does not fit in a frame.
+                .set_max_packet_size(MQTT_MAX_PACKET, 1 << 20);
             if let Some(user) = &config.username {
                 options.set_credentials(user, config.password.clone().unwrap_or_default());
             }
@@ -119,6 +126,7 @@ pub fn connect(
                 .set_keep_alive(keep_alive)
                 .set_transport(transport)
                 .set_request_channel_capacity(REQUESTS)
+                // MQTT 5 tells the broker, which then does not send larger packets.
                 .set_max_packet_size(Some(1 << 20));
             if let Some(user) = &config.username {
                 options.set_credentials(user, config.password.clone().unwrap_or_default());

@@ -264,7 +264,7 @@ impl MqttClient {
     pub async fn connect(port: u16, filters: &[&str]) -> MqttClient {
         let mut options = MqttOptions::new(format!("test-{}", uuid_ish()), "127.0.0.1", port);
         options.set_keep_alive(Duration::from_secs(5));
-        options.set_max_packet_size(1 << 20, 1 << 20);
+        options.set_max_packet_size(8 << 20, 8 << 20);
         let (client, mut events) = AsyncClient::new(options, 1024);
         let (tx, rx) = mpsc::unbounded_channel();
         let (sub_tx, subscribed) = watch::channel(0u64);
@@ -335,6 +335,17 @@ impl MqttClient {
         out
     }
 
+    /// `n` messages, each within 5 s, then whatever else arrives within `quiet`: more
+    /// than `n` when extras came.
+    pub async fn take(&mut self, n: usize, quiet: Duration) -> Vec<Received> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(self.next(Duration::from_secs(5)).await);
+        }
+        out.extend(self.drain(quiet).await);
+        out
+    }
+
     /// The next message, within `wait`.
     pub async fn next(&mut self, wait: Duration) -> Received {
         tokio::time::timeout(wait, self.rx.recv())
@@ -360,6 +371,20 @@ pub async fn drain(
     while let Ok(Some(r)) = tokio::time::timeout_at(deadline, rx.recv()).await {
         out.push(r);
     }
+    out
+}
+
+/// `n` events, each within 5 s, then whatever else arrives within `quiet`.
+pub async fn take(
+    rx: &mut mpsc::UnboundedReceiver<OwnedEvent>,
+    n: usize,
+    quiet: Duration,
+) -> Vec<OwnedEvent> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(next(rx, Duration::from_secs(5)).await);
+    }
+    out.extend(drain(rx, quiet).await);
     out
 }
 
