@@ -47,6 +47,11 @@
 //! bridge logs how long it was away and what it buffered and dropped meanwhile
 //! ([`Stats::last_mqtt_outage`], [`Stats::last_uhome_outage`]).
 //!
+//! Delivery is at least once into µHome: a publish whose reply is lost (the broker went
+//! away after delivering) is sent again. Towards MQTT, a message handed to the client just
+//! before the connection drops is resent by the client at QoS 1 and 2 and may be lost at
+//! QoS 0.
+//!
 //! ## Home Assistant discovery
 //! With [`BridgeConfig::discovery`], every connection publishes, retained, one discovery
 //! config per [`HaEntity`] on `homeassistant/COMPONENT/NODE/OBJECT/config` (again whenever
@@ -99,7 +104,9 @@ pub enum BridgeError {
 pub struct Direction {
     /// Messages taken in from the source side.
     pub received: u64,
-    /// Messages handed to the other side.
+    /// Messages handed to the other side (to the MQTT client, for MQTT; a message the
+    /// client did not get across before its connection failed is buffered again and no
+    /// longer counted).
     pub forwarded: u64,
     /// The bridge's own messages coming back, dropped.
     pub looped: u64,
@@ -124,7 +131,7 @@ pub struct Outage {
     pub duration: Duration,
     /// Messages waiting when the side came back.
     pub buffered: u64,
-    /// Messages dropped meanwhile (buffer full).
+    /// Messages dropped (buffer full) since the last message that crossed before it.
     pub dropped: u64,
 }
 
@@ -141,6 +148,8 @@ pub struct Stats {
     pub mqtt_connections: u64,
     /// MQTT connection failures (a lost connection, a failed attempt).
     pub mqtt_errors: u64,
+    /// Publishes at QoS 1 or 2 the MQTT broker acknowledged (discovery configs included).
+    pub mqtt_acks: u64,
     /// Publishes into µHome that found the broker out of reach (each retried).
     pub uhome_errors: u64,
     /// Home Assistant discovery configs published.
@@ -222,6 +231,27 @@ impl<T: Clone> Buffer<T> {
         self.notify.notify_one();
     }
 
+    /// Puts `item` back before every other entry: it is older than all of them, so a full
+    /// buffer drops it. Returns whether it was kept.
+    fn push_front(&self, item: T, counts: &Counts) -> bool {
+        let mut items = lock(&self.items);
+        if items.len() >= self.capacity {
+            bump(&counts.dropped);
+            return false;
+        }
+        let seq = items.front().map_or_else(
+            || self.next.fetch_add(1, Ordering::Relaxed),
+            |(s, _)| s.wrapping_sub(1),
+        );
+        items.push_front((seq, item));
+        counts
+            .max_buffered
+            .fetch_max(items.len() as u64, Ordering::Relaxed);
+        drop(items);
+        self.notify.notify_one();
+        true
+    }
+
     fn len(&self) -> u64 {
         lock(&self.items).len() as u64
     }
@@ -279,6 +309,10 @@ struct Shared {
     /// The broker acknowledged the subscriptions of the current connection.
     subscribed: watch::Sender<bool>,
     mqtt_connections: AtomicU64,
+    mqtt_acks: AtomicU64,
+    /// The µHome → MQTT drop count at the last publish to MQTT: drops after it belong to
+    /// the outage that follows.
+    to_mqtt_mark: AtomicU64,
     mqtt_errors: AtomicU64,
     uhome_errors: AtomicU64,
     discovery_published: AtomicU64,
@@ -368,6 +402,44 @@ impl Shared {
             .await
     }
 
+    /// Takes back what the MQTT client held when its connection failed: µHome events go to
+    /// the front of the buffer again (no longer counted as forwarded); the bridge's own
+    /// discovery and availability messages are sent again on connecting anyway.
+    fn requeue(&self, unsent: Vec<link::Unsent>) {
+        let availability = discovery::availability_topic(self.node_id());
+        let discovery = self
+            .config
+            .discovery
+            .as_ref()
+            .map(|d| format!("{}/", d.prefix));
+        let mut requeued = 0u64;
+        for u in unsent.into_iter().rev() {
+            if u.topic == availability || discovery.as_ref().is_some_and(|d| u.topic.starts_with(d))
+            {
+                continue;
+            }
+            let _ =
+                self.to_mqtt
+                    .forwarded
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            let message = Outgoing {
+                topic: u.topic,
+                payload: u.payload,
+                qos: u.qos,
+                retain: u.retain,
+            };
+            if self.outbox.push_front(message, &self.to_mqtt) {
+                requeued += 1;
+            }
+        }
+        if requeued > 0 {
+            tracing::info!(
+                requeued,
+                "messages the MQTT connection did not carry are buffered again"
+            );
+        }
+    }
+
     /// Whether an MQTT 3.1.1 message is the echo of one the bridge published.
     fn is_echo(&self, topic: &str, payload: &[u8]) -> bool {
         let mut echoes = lock(&self.echoes);
@@ -452,6 +524,7 @@ impl Shared {
             mqtt_connected: *self.connected.borrow(),
             mqtt_connections: get(&self.mqtt_connections),
             mqtt_errors: get(&self.mqtt_errors),
+            mqtt_acks: get(&self.mqtt_acks),
             uhome_errors: get(&self.uhome_errors),
             discovery_published: get(&self.discovery_published),
             last_mqtt_outage: lock(&self.last_mqtt_outage).clone(),
@@ -588,6 +661,8 @@ impl Bridge {
             connected,
             subscribed,
             mqtt_connections: AtomicU64::new(0),
+            mqtt_acks: AtomicU64::new(0),
+            to_mqtt_mark: AtomicU64::new(0),
             mqtt_errors: AtomicU64::new(0),
             uhome_errors: AtomicU64::new(0),
             discovery_published: AtomicU64::new(0),
@@ -774,6 +849,9 @@ async fn drive(shared: Arc<Shared>, mut driver: link::Driver) {
             Ok(link::Polled::Subscribed) => {
                 shared.subscribed.send_replace(true);
             }
+            Ok(link::Polled::Acknowledged) => {
+                bump(&shared.mqtt_acks);
+            }
             Ok(link::Polled::Message(message)) => shared.on_mqtt_message(message),
             Ok(link::Polled::Other) => {}
             Err(e) => {
@@ -782,6 +860,7 @@ async fn drive(shared: Arc<Shared>, mut driver: link::Driver) {
                 }
                 let n = bump(&shared.mqtt_errors);
                 shared.subscribed.send_replace(false);
+                shared.requeue(driver.take_unsent());
                 if shared.connected.send_replace(false) || (down.is_none() && ever) {
                     tracing::warn!(error = %e, "MQTT connection lost; buffering");
                 } else if worth_logging(n) {
@@ -790,7 +869,7 @@ async fn drive(shared: Arc<Shared>, mut driver: link::Driver) {
                 if down.is_none() {
                     down = Some(Down {
                         since: Instant::now(),
-                        dropped: get(&shared.to_mqtt.dropped),
+                        dropped: get(&shared.to_mqtt_mark),
                     });
                 }
                 let pause = backoff.pause();
@@ -822,6 +901,9 @@ async fn forward_to_mqtt(shared: Arc<Shared>, stop: CancellationToken) {
         match shared.publish_mqtt(&message).await {
             Ok(()) => {
                 bump(&shared.to_mqtt.forwarded);
+                shared
+                    .to_mqtt_mark
+                    .store(get(&shared.to_mqtt.dropped), Ordering::Relaxed);
             }
             Err(e) => {
                 bump(&shared.to_mqtt.rejected);
@@ -851,6 +933,8 @@ async fn forward_to_uhome(shared: Arc<Shared>, stop: CancellationToken) {
     let client = Client::with_deadlines(config.node_id.clone(), Deadlines::default());
     let mut backoff = Backoff::new(config.backoff);
     let mut down: Option<Down> = None;
+    // Drops since the last success belong to the outage that follows.
+    let mut dropped_mark = 0;
     loop {
         let (seq, message) = tokio::select! {
             item = shared.inbox.front() => item,
@@ -866,13 +950,15 @@ async fn forward_to_uhome(shared: Arc<Shared>, stop: CancellationToken) {
         .await;
         match sent {
             Ok(_) => {
+                let waiting = shared.inbox.len();
                 shared.inbox.remove(seq);
                 bump(&shared.from_mqtt.forwarded);
+                dropped_mark = get(&shared.from_mqtt.dropped);
                 backoff = Backoff::new(config.backoff);
                 if let Some(down) = down.take() {
                     let outage = Outage {
                         duration: down.since.elapsed(),
-                        buffered: shared.inbox.len(),
+                        buffered: waiting,
                         dropped: get(&shared.from_mqtt.dropped) - down.dropped,
                     };
                     tracing::info!(
@@ -892,7 +978,7 @@ async fn forward_to_uhome(shared: Arc<Shared>, stop: CancellationToken) {
                     tracing::warn!(broker = %config.broker, error = %e, "µHome broker out of reach; buffering");
                     down = Some(Down {
                         since: Instant::now(),
-                        dropped: get(&shared.from_mqtt.dropped),
+                        dropped: dropped_mark,
                     });
                 } else if worth_logging(n) {
                     tracing::debug!(error = %e, "µHome broker still out of reach");

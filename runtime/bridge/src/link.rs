@@ -34,6 +34,8 @@ pub enum Polled {
     Connected,
     /// The broker acknowledged a subscribe.
     Subscribed,
+    /// The broker acknowledged a publish at QoS 1 (PUBACK) or 2 (PUBCOMP).
+    Acknowledged,
     /// A message on a subscribed filter.
     Message(Message),
     /// Anything else (acks, pings, outgoing packets).
@@ -209,13 +211,71 @@ impl Sender {
     }
 }
 
+/// A publish the client still held when its connection failed.
+pub struct Unsent {
+    /// Topic.
+    pub topic: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+    /// QoS.
+    pub qos: u8,
+    /// Retain flag.
+    pub retain: bool,
+}
+
 impl Driver {
+    /// Takes the publishes the client still holds after a connection error — not yet
+    /// written, or written and not acknowledged — which it would otherwise drop when the
+    /// broker starts a new session. Other requests are dropped (the bridge subscribes again
+    /// on every connection).
+    pub fn take_unsent(&mut self) -> Vec<Unsent> {
+        match self {
+            Driver::V4(events) => events
+                .pending
+                .drain(..)
+                .filter_map(|r| match r {
+                    rumqttc::Request::Publish(p) => Some(Unsent {
+                        topic: p.topic,
+                        payload: p.payload.to_vec(),
+                        qos: match p.qos {
+                            rumqttc::QoS::AtMostOnce => 0,
+                            rumqttc::QoS::AtLeastOnce => 1,
+                            rumqttc::QoS::ExactlyOnce => 2,
+                        },
+                        retain: p.retain,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            Driver::V5(events) => events
+                .pending
+                .drain(..)
+                .filter_map(|r| match r {
+                    v5::Request::Publish(p) => Some(Unsent {
+                        topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                        payload: p.payload.to_vec(),
+                        qos: match p.qos {
+                            v5::mqttbytes::QoS::AtMostOnce => 0,
+                            v5::mqttbytes::QoS::AtLeastOnce => 1,
+                            v5::mqttbytes::QoS::ExactlyOnce => 2,
+                        },
+                        retain: p.retain,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
     /// The next event; an error means the connection is down (the next poll reconnects).
     pub async fn poll(&mut self) -> Result<Polled, String> {
         match self {
             Driver::V4(events) => match events.poll().await {
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => Ok(Polled::Connected),
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => Ok(Polled::Subscribed),
+                Ok(rumqttc::Event::Incoming(
+                    rumqttc::Packet::PubAck(_) | rumqttc::Packet::PubComp(_),
+                )) => Ok(Polled::Acknowledged),
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                     Ok(Polled::Message(Message {
                         topic: Some(p.topic),
@@ -229,6 +289,9 @@ impl Driver {
             Driver::V5(events) => match events.poll().await {
                 Ok(v5::Event::Incoming(p5::Packet::ConnAck(_))) => Ok(Polled::Connected),
                 Ok(v5::Event::Incoming(p5::Packet::SubAck(_))) => Ok(Polled::Subscribed),
+                Ok(v5::Event::Incoming(p5::Packet::PubAck(_) | p5::Packet::PubComp(_))) => {
+                    Ok(Polled::Acknowledged)
+                }
                 Ok(v5::Event::Incoming(p5::Packet::Publish(p))) => {
                     let marker = p.properties.as_ref().and_then(|props| {
                         props

@@ -305,7 +305,8 @@ async fn a_mosquitto_restart_is_recovered_and_the_gap_reported() {
         .unwrap();
         bridge.ready().await.unwrap();
         publish(&mesh, "gap.before", Some(json!("before"))).await;
-        assert!(eventually(WAIT, || bridge.stats().to_mqtt.forwarded == 1).await);
+        // Acknowledged: not sent again after the restart.
+        assert!(eventually(WAIT, || bridge.stats().mqtt_acks == 1).await);
 
         mosquitto.stop();
         assert!(
@@ -360,6 +361,135 @@ async fn a_mosquitto_restart_is_recovered_and_the_gap_reported() {
         let got = sub.next(WAIT).await;
         assert_eq!(got.topic, "uhome/gap/after");
         bridge.shutdown().await;
+        mesh.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn while_the_uhome_broker_is_away_mqtt_messages_wait_and_the_gap_is_reported() {
+    let Some(mosquitto) = Mosquitto::start().await else {
+        return;
+    };
+    bounded(async {
+        let mesh = Mesh::start().await;
+        let (svc, mut rx) = recording_service(&mesh, "test/down", "down.>").await;
+        let mut relay = Relay::start(&mesh.broker_addr()).await;
+        // The bridge publishes through the relay.
+        let bridge = Bridge::start(uhome_bridge::BridgeConfig {
+            from_mqtt: vec![from_mqtt("uhome/down/#")],
+            buffer: 5,
+            broker: relay.addr.to_string(),
+            ..mesh.bridge(&mosquitto, MqttVersion::V5)
+        })
+        .await
+        .unwrap();
+        bridge.ready().await.unwrap();
+        let mqtt = MqttClient::connect(mosquitto.port, &[]).await;
+        mqtt.publish("uhome/down/before", "0").await;
+        assert_eq!(next(&mut rx, WAIT).await.event_type, "down.before");
+        assert!(eventually(WAIT, || bridge.stats().from_mqtt.forwarded == 1).await);
+
+        relay.cut().await;
+        for i in 0..8 {
+            mqtt.publish(&format!("uhome/down/n{i}"), i.to_string())
+                .await;
+        }
+        assert!(
+            eventually(WAIT, || {
+                let s = bridge.stats();
+                s.from_mqtt.received == 9 && s.uhome_errors >= 1
+            })
+            .await,
+            "{:?}",
+            bridge.stats()
+        );
+        let stats = bridge.stats();
+        assert_eq!(stats.from_mqtt.buffered, 5, "{stats:?}");
+        assert_eq!(stats.from_mqtt.dropped, 3, "{stats:?}");
+        assert!(drain(&mut rx, QUIET).await.is_empty());
+
+        relay.restore().await;
+        let got: Vec<String> = take(&mut rx, 5, QUIET)
+            .await
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect();
+        // The three oldest were dropped; the five newest crossed, in order.
+        assert_eq!(got, ["down.n3", "down.n4", "down.n5", "down.n6", "down.n7"]);
+        let stats = bridge.shutdown().await;
+        let outage = stats
+            .last_uhome_outage
+            .clone()
+            .expect("the gap is reported");
+        assert_eq!(outage.buffered, 5, "{stats:?}");
+        assert_eq!(outage.dropped, 3, "{stats:?}");
+        assert_eq!(stats.from_mqtt.forwarded, 6, "{stats:?}");
+        svc.shutdown().await;
+        mesh.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn what_mosquitto_did_not_acknowledge_when_it_stopped_is_sent_again() {
+    let Some(mut mosquitto) = Mosquitto::start_with(true).await else {
+        return;
+    };
+    bounded(async {
+        let mesh = Mesh::start().await;
+        let bridge = Bridge::start(uhome_bridge::BridgeConfig {
+            to_mqtt: vec![ToMqtt {
+                pattern: "flow.>".into(),
+                qos: 1,
+                retain: true,
+            }],
+            buffer: 10_000,
+            ..mesh.bridge(&mosquitto, MqttVersion::V311)
+        })
+        .await
+        .unwrap();
+        bridge.ready().await.unwrap();
+        const N: usize = 300;
+        let broker = mesh.broker_addr();
+        let publisher = tokio::spawn(async move {
+            let client = uhome_runtime::Client::new("test/flow");
+            for i in 0..N {
+                service::publish(&client, &broker, &format!("flow.n{i}"), Some(&json!(i)))
+                    .await
+                    .unwrap();
+            }
+        });
+        // Stop mosquitto while events stream through the bridge.
+        assert!(eventually(WAIT, || bridge.stats().to_mqtt.forwarded >= 50).await);
+        mosquitto.terminate();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        mosquitto.restart().await;
+        publisher.await.unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                let s = bridge.stats();
+                s.to_mqtt.forwarded == N as u64 && s.to_mqtt.buffered == 0
+            })
+            .await,
+            "{:?}",
+            bridge.stats()
+        );
+        let stats = bridge.shutdown().await;
+        assert_eq!(stats.to_mqtt.dropped, 0, "{stats:?}");
+        assert!(stats.mqtt_connections >= 2, "{stats:?}");
+        // Every event is retained on its own topic: what was acknowledged before the stop
+        // (kept by mosquitto), and the rest, sent after the restart.
+        let mut sub = MqttClient::connect(mosquitto.port, &["uhome/flow/#"]).await;
+        let mut topics: Vec<String> = sub
+            .take(N, QUIET)
+            .await
+            .into_iter()
+            .map(|r| r.topic)
+            .collect();
+        topics.sort();
+        topics.dedup();
+        assert_eq!(topics.len(), N);
         mesh.shutdown().await;
     })
     .await;

@@ -54,6 +54,11 @@ impl Mosquitto {
     /// Starts mosquitto on a free loopback port; `None` (with a message) when it is not
     /// installed.
     pub async fn start() -> Option<Mosquitto> {
+        Mosquitto::start_with(false).await
+    }
+
+    /// With `persistence`, retained messages outlive a [`Mosquitto::terminate`].
+    pub async fn start_with(persistence: bool) -> Option<Mosquitto> {
         let Some(bin) = mosquitto_binary() else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -71,9 +76,15 @@ impl Mosquitto {
             .unwrap()
             .port();
         let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n"
-        );
+        let mut config = format!("listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n");
+        if persistence {
+            config.push_str(&format!(
+                "persistence true\npersistence_location {}/\n",
+                dir.path().display()
+            ));
+        } else {
+            config.push_str("persistence false\n");
+        }
         std::fs::write(dir.path().join("mosquitto.conf"), config).unwrap();
         let mut m = Mosquitto {
             bin,
@@ -108,6 +119,17 @@ impl Mosquitto {
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the broker with SIGTERM (it saves its state when persistent) and waits.
+    pub fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let _ = child.wait();
         }
     }
@@ -407,5 +429,55 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A TCP relay to `target` that can be cut and restored on the same port: the µHome broker
+/// going away and coming back, as the bridge sees it.
+pub struct Relay {
+    pub addr: std::net::SocketAddr,
+    target: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    pub async fn start(target: &str) -> Relay {
+        let listener = tokio::net::TcpListener::bind(LOOPBACK).await.unwrap();
+        let mut relay = Relay {
+            addr: listener.local_addr().unwrap(),
+            target: target.to_string(),
+            task: None,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let target = self.target.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Stops listening and drops every relayed connection.
+    pub async fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
     }
 }
