@@ -433,7 +433,7 @@ async fn while_the_uhome_broker_is_away_mqtt_messages_wait_and_the_gap_is_report
 
 #[tokio::test]
 async fn what_mosquitto_did_not_acknowledge_when_it_stopped_is_sent_again() {
-    let Some(mut mosquitto) = Mosquitto::start_with(true).await else {
+    let Some(mut mosquitto) = Mosquitto::start_with(true, "allow_anonymous true\n").await else {
         return;
     };
     bounded(async {
@@ -654,6 +654,134 @@ async fn home_assistant_discovery_configs_are_published_retained() {
             "{after:?}"
         );
         svc.shutdown().await;
+        mesh.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_name_and_password_are_used_and_a_wrong_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("passwords");
+    let made = std::process::Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&passwords)
+        .args(["bridge", "s3cret"])
+        .status();
+    if !matches!(made, Ok(s) if s.success()) {
+        assert!(
+            mosquitto_binary().is_none(),
+            "mosquitto is installed but mosquitto_passwd did not run"
+        );
+        eprintln!("SKIPPED: mosquitto is not installed (apt-get install -y mosquitto)");
+        return;
+    }
+    let settings = format!(
+        "allow_anonymous false\npassword_file {}\n",
+        passwords.display()
+    );
+    let Some(mosquitto) = Mosquitto::start_with(false, &settings).await else {
+        return;
+    };
+    bounded(async {
+        let mesh = Mesh::start().await;
+        let mut sub =
+            MqttClient::connect_as(mosquitto.port, &["uhome/#"], Some(("bridge", "s3cret"))).await;
+        let config = |password: &str| {
+            let mut c = mesh.bridge(&mosquitto, MqttVersion::V5);
+            c.to_mqtt = vec![to_mqtt("home.>")];
+            c.mqtt.username = Some("bridge".into());
+            c.mqtt.password = Some(password.into());
+            c
+        };
+        let bridge = Bridge::start(config("s3cret")).await.unwrap();
+        bridge.ready().await.unwrap();
+        publish(&mesh, "home.lamp.on", Some(json!(true))).await;
+        assert_eq!(sub.next(WAIT).await.topic, "uhome/home/lamp/on");
+        bridge.shutdown().await;
+
+        let refused = Bridge::start(uhome_bridge::BridgeConfig {
+            node_id: "test/refused-bridge".into(),
+            ..config("wrong")
+        })
+        .await
+        .unwrap();
+        assert!(eventually(WAIT, || refused.stats().mqtt_errors >= 2).await);
+        let stats = refused.shutdown().await;
+        assert_eq!(stats.mqtt_connections, 0, "{stats:?}");
+        mesh.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tls_with_a_private_certificate_authority() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let (ca_file, cert_file, key_file) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("server.pem"),
+        dir.path().join("server.key"),
+    );
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let mut other_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    other_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let other = CertifiedIssuer::self_signed(other_params, KeyPair::generate().unwrap()).unwrap();
+    let other_ca_file = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca_file, other.pem()).unwrap();
+    std::fs::write(&cert_file, server.pem()).unwrap();
+    std::fs::write(&key_file, server_key.serialize_pem()).unwrap();
+    let tls_port = free_port();
+    let settings = format!(
+        "allow_anonymous true\nlistener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+        ca_file.display(),
+        cert_file.display(),
+        key_file.display()
+    );
+    let Some(mosquitto) = Mosquitto::start_with(false, &settings).await else {
+        return;
+    };
+    bounded(async {
+        let mesh = Mesh::start().await;
+        // The subscriber uses the plain listener; the bridge the TLS one.
+        let mut sub = MqttClient::connect(mosquitto.port, &["uhome/#"]).await;
+        let config = |ca: &std::path::Path| {
+            let mut c = mesh.bridge(&mosquitto, MqttVersion::V311);
+            c.to_mqtt = vec![to_mqtt("home.>")];
+            c.mqtt.port = tls_port;
+            c.mqtt.tls = true;
+            c.mqtt.ca_file = Some(ca.to_path_buf());
+            c
+        };
+        let bridge = Bridge::start(config(&ca_file)).await.unwrap();
+        tokio::time::timeout(WAIT, bridge.ready())
+            .await
+            .expect("connected over TLS")
+            .unwrap();
+        publish(&mesh, "home.secure", Some(json!("tls"))).await;
+        let got = sub.next(WAIT).await;
+        assert_eq!(got.topic, "uhome/home/secure");
+        assert_eq!(got.text(), "\"tls\"");
+        bridge.shutdown().await;
+
+        // Another authority's certificate does not vouch for the server: no connection.
+        let untrusted = Bridge::start(uhome_bridge::BridgeConfig {
+            node_id: "test/untrusted-bridge".into(),
+            ..config(&other_ca_file)
+        })
+        .await
+        .unwrap();
+        assert!(eventually(WAIT, || untrusted.stats().mqtt_errors >= 2).await);
+        let stats = untrusted.shutdown().await;
+        assert_eq!(stats.mqtt_connections, 0, "{stats:?}");
         mesh.shutdown().await;
     })
     .await;

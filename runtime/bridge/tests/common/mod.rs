@@ -54,11 +54,12 @@ impl Mosquitto {
     /// Starts mosquitto on a free loopback port; `None` (with a message) when it is not
     /// installed.
     pub async fn start() -> Option<Mosquitto> {
-        Mosquitto::start_with(false).await
+        Mosquitto::start_with(false, "allow_anonymous true\n").await
     }
 
-    /// With `persistence`, retained messages outlive a [`Mosquitto::terminate`].
-    pub async fn start_with(persistence: bool) -> Option<Mosquitto> {
+    /// With `persistence`, retained messages outlive a [`Mosquitto::terminate`]; `settings`
+    /// follow the loopback listener's line (more listeners may come after).
+    pub async fn start_with(persistence: bool, settings: &str) -> Option<Mosquitto> {
         let Some(bin) = mosquitto_binary() else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -76,7 +77,7 @@ impl Mosquitto {
             .unwrap()
             .port();
         let dir = tempfile::tempdir().unwrap();
-        let mut config = format!("listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n");
+        let mut config = format!("user root\nlistener {port} 127.0.0.1\n");
         if persistence {
             config.push_str(&format!(
                 "persistence true\npersistence_location {}/\n",
@@ -85,6 +86,7 @@ impl Mosquitto {
         } else {
             config.push_str("persistence false\n");
         }
+        config.push_str(settings);
         std::fs::write(dir.path().join("mosquitto.conf"), config).unwrap();
         let mut m = Mosquitto {
             bin,
@@ -154,6 +156,15 @@ pub fn deadlines(ms: u64) -> Deadlines {
         write: d,
         read: d,
     }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind(LOOPBACK)
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A broker and a registry on loopback.
@@ -284,7 +295,19 @@ pub struct MqttClient {
 
 impl MqttClient {
     pub async fn connect(port: u16, filters: &[&str]) -> MqttClient {
+        MqttClient::connect_as(port, filters, None).await
+    }
+
+    /// With `login`: (user name, password).
+    pub async fn connect_as(
+        port: u16,
+        filters: &[&str],
+        login: Option<(&str, &str)>,
+    ) -> MqttClient {
         let mut options = MqttOptions::new(format!("test-{}", uuid_ish()), "127.0.0.1", port);
+        if let Some((user, password)) = login {
+            options.set_credentials(user, password);
+        }
         options.set_keep_alive(Duration::from_secs(5));
         options.set_max_packet_size(8 << 20, 8 << 20);
         let (client, mut events) = AsyncClient::new(options, 1024);
