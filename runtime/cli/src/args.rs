@@ -473,7 +473,7 @@ pub struct MqttBridgeArgs {
     /// MQTT broker port.
     #[arg(long, default_value_t = 1883)]
     pub mqtt_port: u16,
-    /// MQTT client id.
+    /// MQTT client id (one per broker: a second client with the same id takes over).
     #[arg(long, default_value = "uhome-bridge")]
     pub mqtt_client_id: String,
     /// MQTT protocol version.
