@@ -63,6 +63,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Configuration files: `uhome config example [COMMAND]` prints a commented one.
     Config(ConfigArgs),
+    /// Bridge the mesh to another system: `uhome bridge mqtt`.
+    Bridge(BridgeArgs),
 }
 
 #[derive(Args, Clone)]
@@ -404,15 +406,132 @@ pub enum NodeCommand {
     Registry,
     /// `uhome service`
     Service,
+    /// `uhome bridge mqtt` (its keys in a `[bridge.mqtt]` table)
+    BridgeMqtt,
 }
 
 impl NodeCommand {
-    pub fn name(self) -> &'static str {
+    /// The subcommand names, e.g. `["bridge", "mqtt"]`.
+    pub fn path(self) -> &'static [&'static str] {
         match self {
-            NodeCommand::Mesh => "mesh",
-            NodeCommand::Broker => "broker",
-            NodeCommand::Registry => "registry",
-            NodeCommand::Service => "service",
+            NodeCommand::Mesh => &["mesh"],
+            NodeCommand::Broker => &["broker"],
+            NodeCommand::Registry => &["registry"],
+            NodeCommand::Service => &["service"],
+            NodeCommand::BridgeMqtt => &["bridge", "mqtt"],
         }
     }
+}
+
+/// Options of `uhome bridge`.
+#[derive(Args)]
+pub struct BridgeArgs {
+    #[command(subcommand)]
+    pub kind: BridgeKind,
+}
+
+/// What `uhome bridge` connects the mesh to.
+#[derive(Subcommand)]
+pub enum BridgeKind {
+    /// Bridge µHome events to an MQTT broker and back (Home Assistant, Zigbee2MQTT, …).
+    ///
+    /// µHome type `home.lamp.on` ↔ topic `PREFIX/home/lamp/on`. The bridge publishes into
+    /// µHome as its own node id and drops what it published coming back (MQTT 5: no-local
+    /// subscriptions and a `uhome-bridge` user property; MQTT 3.1.1: the echo of a recent
+    /// publish), so a pattern may be bridged both ways.
+    Mqtt(MqttBridgeArgs),
+}
+
+/// The MQTT protocol version, as flags name it.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MqttVersionArg {
+    /// MQTT 3.1.1.
+    #[value(name = "3.1.1")]
+    V311,
+    /// MQTT 5.
+    #[value(name = "5")]
+    V5,
+}
+
+/// Options of `uhome bridge mqtt`.
+#[derive(Args)]
+pub struct MqttBridgeArgs {
+    /// Node id of the bridge in the mesh (the `source` of what it publishes there).
+    #[arg(long, default_value = "uhome/mqtt-bridge")]
+    pub id: String,
+    /// Address to listen on for deliveries.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Address to register, when the broker reaches this host otherwise.
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Registry to register with.
+    #[arg(long, default_value_t = format!("127.0.0.1:{REGISTRY_PORT}"))]
+    pub registry: String,
+    /// µHome broker to subscribe and publish through.
+    #[arg(long, default_value_t = format!("127.0.0.1:{BROKER_PORT}"))]
+    pub broker: String,
+    /// MQTT broker host.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub mqtt_host: String,
+    /// MQTT broker port.
+    #[arg(long, default_value_t = 1883)]
+    pub mqtt_port: u16,
+    /// MQTT client id (one per broker: a second client with the same id takes over).
+    #[arg(long, default_value = "uhome-bridge")]
+    pub mqtt_client_id: String,
+    /// MQTT protocol version.
+    #[arg(long, value_enum, default_value_t = MqttVersionArg::V311)]
+    pub mqtt_version: MqttVersionArg,
+    /// MQTT user name.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// MQTT password (or the environment variable UHOME_MQTT_PASSWORD).
+    #[arg(long, env = "UHOME_MQTT_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Connect to the MQTT broker with TLS.
+    #[arg(long)]
+    pub tls: bool,
+    /// PEM file of the certificate authorities TLS trusts [default: the system's,
+    /// /etc/ssl/certs/ca-certificates.crt].
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// MQTT keep-alive interval.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub keep_alive: Duration,
+    /// Topic prefix of µHome types (empty: none).
+    #[arg(long, default_value = "uhome")]
+    pub prefix: String,
+    /// Publish the whole µHome event (id, timestamp, source, type, data) as the MQTT
+    /// payload instead of its data.
+    #[arg(long)]
+    pub envelope: bool,
+    /// µHome pattern to publish on MQTT, `PATTERN[;qos=0|1|2][;retain]` (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub to_mqtt: Vec<String>,
+    /// MQTT topic filter to publish into µHome, `FILTER[;qos=0|1|2]` (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    pub from_mqtt: Vec<String>,
+    /// µHome pattern bridged both ways: to MQTT, and from the MQTT filter matching the same
+    /// topics, `PATTERN[;qos=0|1|2][;retain]` (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub both: Vec<String>,
+    /// Messages kept per direction while the other side is down (the oldest are dropped).
+    #[arg(long, default_value_t = 1000)]
+    pub buffer: usize,
+    /// Log the bridge's counts this often (0s: never).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1m")]
+    pub stats_interval: Duration,
+    /// Publish Home Assistant MQTT discovery configs for the --ha-entity types.
+    #[arg(long)]
+    pub ha_discovery: bool,
+    /// Home Assistant's discovery prefix.
+    #[arg(long, default_value = "homeassistant")]
+    pub ha_prefix: String,
+    /// A Home Assistant entity, `TYPE=COMPONENT[;name=…][;unit=…][;device_class=…]
+    /// [;value_template=…][;command=TYPE]` (repeatable; with --ha-discovery).
+    #[arg(long, value_name = "ENTITY")]
+    pub ha_entity: Vec<String>,
+    #[command(flatten)]
+    pub file: ConfigArg,
 }

@@ -3,7 +3,8 @@
 //! A file is TOML: one key per flag of the command (the flag's name, with `_` or `-`),
 //! taking what the flag takes (a string, a number, `true`, an array for a repeatable flag).
 //! The keys are read from the command's own flags, so every flag has a key. Flags given on
-//! the command line override the file's keys — and the keys they conflict with.
+//! the command line override the file's keys — and the keys they conflict with. A nested
+//! command's keys sit in its table: `uhome bridge mqtt` reads `[bridge.mqtt]`.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -16,6 +17,10 @@ use crate::args::{Cli, NodeCommand};
 
 /// The commands that read a configuration file.
 pub const NODE_COMMANDS: [&str; 4] = ["mesh", "broker", "registry", "service"];
+
+/// The nested commands that read a configuration file, whose keys sit in the table of the
+/// same path.
+pub const NESTED_NODE_COMMANDS: [[&str; 2]; 1] = [["bridge", "mqtt"]];
 
 /// Why the command line and its file could not be read.
 pub enum ParseError {
@@ -69,18 +74,53 @@ fn scalar(path: &Path, key: &str, value: &toml::Value) -> Result<String, ParseEr
     }
 }
 
-/// The flags a file stands for, in the file's order, leaving out those the command line
-/// sets (or conflicts with).
+fn read_table(path: &Path) -> Result<toml::Table, ParseError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ParseError::File(format!("cannot read {}: {e}", path.display())))?;
+    text.parse()
+        .map_err(|e| ParseError::File(format!("{}: {e}", path.display())))
+}
+
+/// The table at `names` (`[bridge.mqtt]`); every other top-level key is an error.
+fn nested_table(
+    path: &Path,
+    table: toml::Table,
+    names: &[&str],
+) -> Result<toml::Table, ParseError> {
+    let dotted = names.join(".");
+    let missing = || {
+        ParseError::File(format!(
+            "{}: no [{dotted}] table for `uhome {}`",
+            path.display(),
+            names.join(" ")
+        ))
+    };
+    let mut current = table;
+    for name in names {
+        if let Some(other) = current.keys().find(|k| k.as_str() != *name) {
+            return Err(ParseError::File(format!(
+                "{}: unknown key `{other}` for `uhome {}` (its keys go in [{dotted}])",
+                path.display(),
+                names.join(" ")
+            )));
+        }
+        current = match current.remove(*name) {
+            Some(toml::Value::Table(t)) => t,
+            _ => return Err(missing()),
+        };
+    }
+    Ok(current)
+}
+
+/// The flags a file's `table` stands for, in the file's order, leaving out those the
+/// command line sets (or conflicts with); `name` is the command as typed (`bridge mqtt`).
 fn file_flags(
     path: &Path,
+    table: &toml::Table,
+    name: &str,
     command: &Command,
     matches: &ArgMatches,
 ) -> Result<Vec<String>, ParseError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ParseError::File(format!("cannot read {}: {e}", path.display())))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| ParseError::File(format!("{}: {e}", path.display())))?;
     let args = keyed_args(command);
     let given: Vec<&Arg> = args
         .iter()
@@ -104,13 +144,12 @@ fn file_flags(
         }
     }
     let mut flags = Vec::new();
-    for (key, value) in &table {
+    for (key, value) in table {
         let Some(arg) = args.iter().find(|a| key_of(a) == key.replace('-', "_")) else {
             let known: Vec<String> = args.iter().map(|a| key_of(a)).collect();
             return Err(ParseError::File(format!(
-                "{}: unknown key `{key}` for `uhome {}` (keys: {})",
+                "{}: unknown key `{key}` for `uhome {name}` (keys: {})",
                 path.display(),
-                command.get_name(),
                 known.join(", ")
             )));
         };
@@ -162,15 +201,29 @@ where
     let Some((name, sub)) = matches.subcommand() else {
         return Ok(Cli::from_arg_matches(&matches)?);
     };
-    let path = match sub.try_get_one::<PathBuf>("config") {
-        Ok(Some(path)) if NODE_COMMANDS.contains(&name) => path.clone(),
+    let command = built();
+    let (names, sub, node) = match sub.subcommand() {
+        Some((inner, inner_sub)) if NESTED_NODE_COMMANDS.contains(&[name, inner]) => {
+            let node = command
+                .find_subcommand(name)
+                .and_then(|c| c.find_subcommand(inner));
+            (vec![name, inner], inner_sub, node)
+        }
+        _ if NODE_COMMANDS.contains(&name) => (vec![name], sub, command.find_subcommand(name)),
         _ => return Ok(Cli::from_arg_matches(&matches)?),
     };
-    let command = built();
-    let Some(node) = command.find_subcommand(name) else {
+    let path = match sub.try_get_one::<PathBuf>("config") {
+        Ok(Some(path)) => path.clone(),
+        _ => return Ok(Cli::from_arg_matches(&matches)?),
+    };
+    let Some(node) = node else {
         return Ok(Cli::from_arg_matches(&matches)?);
     };
-    let flags = file_flags(&path, node, sub)?;
+    let mut table = read_table(&path)?;
+    if names.len() > 1 {
+        table = nested_table(&path, table, &names)?;
+    }
+    let flags = file_flags(&path, &table, &names.join(" "), node, sub)?;
     let mut merged = argv;
     merged.extend(flags.into_iter().map(OsString::from));
     Cli::command()
@@ -220,6 +273,15 @@ fn placeholder(key: &str) -> &'static str {
         "give_up_after" => "\"5m\"",
         "echo" => "[\"ping\"]",
         "log" => "[\"home.>\"]",
+        "username" => "\"homeassistant\"",
+        "password" => "\"secret\"",
+        "ca_file" => "\"/etc/ssl/certs/ca-certificates.crt\"",
+        "to_mqtt" => "[\"home.>\", \"home.sensor.*;qos=1;retain\"]",
+        "from_mqtt" => "[\"zigbee2mqtt/+\"]",
+        "both" => "[\"home.lamp.>\"]",
+        "ha_entity" => {
+            "[\"home.hall.temperature=sensor;unit=°C;device_class=temperature;value_template={{ value_json.celsius }}\"]"
+        }
         _ => "\"…\"",
     }
 }
@@ -228,15 +290,23 @@ fn placeholder(key: &str) -> &'static str {
 /// commented out with an example where there is none.
 pub fn example(which: NodeCommand) -> String {
     let command = built();
-    let name = which.name();
-    let Some(node) = command.find_subcommand(name) else {
-        return String::new();
-    };
+    let names = which.path();
+    let name = names.join(" ");
+    let mut node = &command;
+    for n in names {
+        match node.find_subcommand(n) {
+            Some(inner) => node = inner,
+            None => return String::new(),
+        }
+    }
     let mut out = format!(
         "# µHome: settings of `uhome {name} --config FILE`.\n\
          # Every key is a flag of `uhome {name}` (see `uhome {name} --help`); a flag given on\n\
          # the command line overrides its key. Durations read like \"500ms\", \"10s\", \"5m\".\n"
     );
+    if names.len() > 1 {
+        out.push_str(&format!("\n[{}]\n", names.join(".")));
+    }
     for arg in keyed_args(node) {
         let key = key_of(arg);
         out.push('\n');

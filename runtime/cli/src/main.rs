@@ -121,5 +121,6 @@ pub(crate) async fn run(
         Command::Config(args) => Ok(commands::config::run(args)),
         Command::Repl(_) => Err("already in the REPL".into()),
         Command::Bench(args) => commands::bench::run(args).await,
+        Command::Bridge(args) => commands::bridge::run(args, stop).await,
     }
 }

@@ -1,6 +1,7 @@
 //! One module per `uhome` command.
 
 pub mod bench;
+pub mod bridge;
 pub mod broker;
 pub mod config;
 pub mod mesh;

@@ -1,5 +1,6 @@
 //! `uhome repl`: every `uhome` command at a prompt, with line editing and history. Node
-//! commands (`mesh`, `broker`, `registry`, `service`) run in the background until `stop`.
+//! commands (`mesh`, `broker`, `registry`, `service`, `bridge`) run in the background until
+//! `stop`.
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ const HELP: &str = "\
 Every uhome command works here, without the leading `uhome` (quote DATA as in a shell):
   send ADDR TYPE [DATA]    publish TYPE [DATA]    nodes    bench
   mesh | broker | registry | service …   start a node in the background
+  bridge mqtt …            run an MQTT bridge in the background
   sub PATTERN…             print matching events in the background (stop N ends it)
   <command> --help         that command's options
 and the shell's own:
@@ -128,6 +130,7 @@ async fn execute(line: &str, args: &ReplArgs, jobs: &mut Vec<Job>) -> Next {
         | Command::Broker(_)
         | Command::Registry(_)
         | Command::Service(_)
+        | Command::Bridge(_)
         | Command::Sub(_)) => {
             let stop = CancellationToken::new();
             let token = stop.clone();
