@@ -20,7 +20,7 @@ type Defaults = BTreeMap<String, BTreeSet<Option<String>>>;
 fn binary_options() -> Defaults {
     let mut out = BTreeMap::new();
     for command in [
-        "", "list", "vectors", "node", "service", "registry", "broker",
+        "", "list", "vectors", "fuzz", "node", "service", "registry", "broker",
     ] {
         let mut args = vec!["help"];
         if !command.is_empty() {
