@@ -253,8 +253,11 @@ fn a_decoder_that_declares_the_stream_mode_gets_every_vector_in_one_process() {
     let limit = std::time::Duration::from_secs(10);
     let python = python_decoder();
     assert!(runtime.block_on(uhome_conformance::codec::declares_stream(&python, limit)));
-    let one_shot = env!("CARGO_BIN_EXE_uhome-decode");
-    assert!(!runtime.block_on(uhome_conformance::codec::declares_stream(one_shot, limit)));
+    let stream = env!("CARGO_BIN_EXE_uhome-decode");
+    assert!(runtime.block_on(uhome_conformance::codec::declares_stream(stream, limit)));
+    // The same program, kept from seeing the request: one-shot.
+    let one_shot = format!("env -u UHOME_CONFORMANCE_STREAM {stream}");
+    assert!(!runtime.block_on(uhome_conformance::codec::declares_stream(&one_shot, limit)));
 
     // Each process logs its start: one per worker shows the vectors went through the stream.
     let dir = tempfile::tempdir().unwrap();
