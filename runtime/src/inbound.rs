@@ -35,7 +35,7 @@ pub enum End {
 /// What the accept loop sees of a connection: since when it has been quiet (no byte of a
 /// frame buffered, no request being answered, no reply unwritten), and a way to ask it to
 /// close while it is.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Activity {
     /// Milliseconds since [`epoch`] at which the connection became quiet; [`BUSY`] while not.
     quiet_since: AtomicU64,
@@ -51,6 +51,12 @@ fn epoch() -> std::time::Instant {
 
 fn now_ms() -> u64 {
     u64::try_from(epoch().elapsed().as_millis()).unwrap_or(BUSY - 1)
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity::new()
+    }
 }
 
 impl Activity {
