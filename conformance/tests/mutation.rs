@@ -87,6 +87,21 @@ const SERVICE_FAULTS: &[(faulty_service::Fault, &str, &str)] = &[
 
 /// Mutants run at once.
 const PARALLEL: usize = 16;
+/// The connection bound every mutant's profile declares. The mutant server has none, so
+/// this only sizes the no-lockout case ([UH-EXCHANGE-17]): bound + 64 quiet connections.
+const DECLARED_MAX_CONNECTIONS: usize = 64;
+/// Descriptors this test needs at most: up to [`PARALLEL`] runs, each with both ends of its
+/// connections in this process.
+const DESCRIPTORS: u64 = 4096;
+
+/// Raises the soft descriptor limit to the hard one; fails plainly when that is too low.
+fn allow_descriptors() {
+    let soft = rlimit::increase_nofile_limit(u64::MAX).unwrap();
+    assert!(
+        soft >= DESCRIPTORS,
+        "this test needs {DESCRIPTORS} file descriptors and the hard limit is {soft} (raise it: ulimit -Hn)"
+    );
+}
 
 struct NoHandlers;
 
@@ -120,6 +135,7 @@ async fn start(role: Role, fault: Fault, variant: Variant) -> Target {
     let mut profile = Profile {
         idle_timeout: Some(IDLE),
         max_payload: limited.then_some(LIMIT),
+        max_connections: Some(DECLARED_MAX_CONNECTIONS),
         ..Profile::default()
     };
     let mut broker = None;
@@ -225,6 +241,7 @@ impl Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_kills_every_observable_fault_and_passes_the_unfaulted_node() {
     assert!(CATALOGUE.len() >= 40, "{} faults", CATALOGUE.len());
+    allow_descriptors();
     let all = catalogue();
     let permits = Arc::new(Semaphore::new(PARALLEL));
 

@@ -476,10 +476,11 @@ const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 const BEYOND: usize = 64;
 
 /// Lets this process hold `connections` sockets (and, for the in-process reference, the
-/// node's side of them).
+/// node's side of them). The soft limit is raised to the hard one: other cases may be
+/// running in the same process.
 fn allow_descriptors(connections: usize) -> Result<(), String> {
     let want = u64::try_from(2 * connections + 256).unwrap_or(u64::MAX);
-    match rlimit::increase_nofile_limit(want) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(soft) if soft >= want => Ok(()),
         Ok(soft) => Err(format!(
             "{want} file descriptors are needed and the limit is {soft} (raise the hard limit: ulimit -Hn)"
