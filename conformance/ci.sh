@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Conformance runs for .ci/run: the reference runtime (the embedded default), then the
-# Python peer's decoder through every vector, its node through the node cases, and its node in
-# service mode (--registry) through the service role, started by the suite.
+# Python peer's decoder through every vector and 60 s of differential fuzzing, its node through
+# the node cases and 60 s of fuzzing, and its node in service mode (--registry) through the
+# service role, started by the suite.
 # Reports go to target/conformance/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +36,9 @@ if [ -z "$addr" ]; then
     echo "the Python node did not start:"; cat "$log"; exit 2
 fi
 "$suite" node --target "$addr" --profile "$peer/profile.json" --json "$out/python-node.json" --junit "$out/python-node.xml"
+
+echo "== 60 s of differential fuzzing of the Python peer's node: replies against the reference exchange core"
+"$suite" fuzz --target "$addr" --profile "$peer/profile.json" --time 60s --seed "${FUZZ_SEED:-$(date +%s)}" --out "$out/fuzz-node-findings"
 
 echo "== the Python peer's node as a service, started by the suite"
 "$suite" service --profile "$peer/service-profile.json" \

@@ -131,7 +131,7 @@ fn disagreement(input: &[u8], reference: &Verdict, program: &Verdict) -> Option<
 }
 
 /// Whether the payload holds a `\uD800`–`\uDFFF` escape not part of a pair ([UH-JSON-7]).
-fn has_lone_surrogate(input: &[u8]) -> bool {
+pub(crate) fn has_lone_surrogate(input: &[u8]) -> bool {
     let text = String::from_utf8_lossy(input.get(5..).unwrap_or_default()).to_lowercase();
     let units: Vec<u32> = text
         .match_indices("\\u")
@@ -158,7 +158,7 @@ fn has_lone_surrogate(input: &[u8]) -> bool {
 }
 
 /// The deepest nesting of `[` and `{` outside strings in the payload.
-fn depth(input: &[u8]) -> usize {
+pub(crate) fn depth(input: &[u8]) -> usize {
     let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
     for &b in input.get(5..).unwrap_or_default() {
         match (in_string, escaped, b) {
@@ -178,21 +178,21 @@ fn depth(input: &[u8]) -> usize {
 }
 
 /// xorshift64*: small, seedable, the same sequence everywhere.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
     }
 
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
@@ -200,7 +200,7 @@ impl Rng {
         }
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
         items.get(self.below(items.len()))
     }
 }
@@ -247,7 +247,7 @@ const VALUES: &[&str] = &[
     "\"\u{10ffff}\"",
 ];
 
-fn generated(rng: &mut Rng) -> Vec<u8> {
+pub(crate) fn generated(rng: &mut Rng) -> Vec<u8> {
     let value = |rng: &mut Rng| -> String {
         let mut v = rng.pick(VALUES).copied().unwrap_or("0").to_string();
         for _ in 0..rng.below(3) {
@@ -299,7 +299,7 @@ fn generated(rng: &mut Rng) -> Vec<u8> {
     framed(version, 1, payload.as_bytes())
 }
 
-fn framed(version: u16, status: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn framed(version: u16, status: u8, payload: &[u8]) -> Vec<u8> {
     let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
     let mut out = Vec::with_capacity(payload.len() + 5);
     out.extend_from_slice(&len.to_be_bytes());
@@ -310,14 +310,14 @@ fn framed(version: u16, status: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Sets the header's length to the payload's, so that the payload is what gets judged.
-fn fix_length(bytes: &mut [u8]) {
+pub(crate) fn fix_length(bytes: &mut [u8]) {
     let len = u16::try_from(bytes.len().saturating_sub(5)).unwrap_or(u16::MAX);
     if let Some(header) = bytes.get_mut(..2) {
         header.copy_from_slice(&len.to_be_bytes());
     }
 }
 
-fn mutated(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn mutated(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     let mut bytes = rng.pick(seeds).cloned().unwrap_or_default();
     for _ in 0..1 + rng.below(3) {
         let at = rng.below(bytes.len() + 1);

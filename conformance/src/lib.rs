@@ -13,6 +13,7 @@ pub mod codec;
 pub mod ctx;
 pub mod embedded;
 pub mod fuzz;
+pub mod fuzz_node;
 pub mod json_eq;
 pub mod launch;
 pub mod mesh;

@@ -96,10 +96,26 @@ enum Command {
     /// the vectors mutated and events generated with the specification's edge cases; every
     /// disagreement the specification does not allow, crash or hang is minimized and written
     /// as a vector file. Exit 1 when anything was found.
+    #[command(group(clap::ArgGroup::new("under_test").required(true).args(["exec", "target"])))]
     Fuzz {
         /// The decoder command, run with `sh -c` (the stream mode when it declares it).
         #[arg(long, value_name = "CMD ARGS")]
-        exec: String,
+        exec: Option<String>,
+        /// A live node instead: each input sent whole, split at random points or pipelined,
+        /// every reply compared with the reference exchange core's, the node's health checked
+        /// between batches; findings are the bytes sent and how to replay them.
+        #[arg(long, value_name = "HOST:PORT")]
+        target: Option<String>,
+        /// With --target: at most this many inputs per second.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// With --target: inputs between two health checks.
+        #[arg(long, default_value_t = 50)]
+        batch: u64,
+        /// With --target: replay one finding file (finding-N.json) instead of fuzzing; exit 1
+        /// while the node still disagrees.
+        #[arg(long, value_name = "FILE", requires = "target")]
+        replay: Option<PathBuf>,
         /// Seed of the inputs: the same seed gives the same inputs.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -197,6 +213,68 @@ fn print(report: &CaseReport, verbose: bool) {
     }
 }
 
+/// `fuzz --target`: a campaign against a live node, or the replay of one finding.
+async fn fuzz_node(
+    addr: String,
+    max_payload: usize,
+    replay: Option<PathBuf>,
+    options: uhome_conformance::fuzz_node::Options,
+) -> Result<u8, String> {
+    use uhome_conformance::fuzz_node;
+    if let Some(file) = replay {
+        return Ok(
+            match fuzz_node::replay(&file, &addr, max_payload, options.timeout).await? {
+                Some(what) => {
+                    println!("STILL FAILS {what}");
+                    1
+                }
+                None => {
+                    println!(
+                        "AGREES     {} replayed, the node answers as the reference",
+                        file.display()
+                    );
+                    0
+                }
+            },
+        );
+    }
+    let files = vectors::embedded()?;
+    let summary = fuzz_node::run(&files, &addr, &options, |line| eprintln!("{line}")).await?;
+    for finding in &summary.findings {
+        println!("FINDING    [{}] {}", finding.class, finding.what);
+        let hex = &finding.exchange.hex;
+        match hex.get(..160) {
+            Some(start) if hex.len() > 160 => {
+                println!("    input:  {start}… ({} bytes)", hex.len() / 2)
+            }
+            _ => println!("    input:  {hex}"),
+        }
+        println!("    file:   {}", finding.file.display());
+        println!(
+            "    replay: {}",
+            fuzz_node::replay_command(&finding.file, &addr)
+        );
+    }
+    println!(
+        "{}: {} inputs in {:.1} s, {} findings (seed {}){}",
+        if summary.findings.is_empty() {
+            "NO FINDINGS"
+        } else {
+            "FINDINGS"
+        },
+        summary.inputs,
+        summary.seconds,
+        summary.findings.len(),
+        options.seed,
+        if summary.node_lost {
+            "; the node stopped answering"
+        } else {
+            ""
+        }
+    );
+    Ok(if summary.findings.is_empty() { 0 } else { 1 })
+}
+
 async fn run(cli: Cli) -> Result<u8, String> {
     let options = cli.options;
     let selection = Selection {
@@ -217,14 +295,39 @@ async fn run(cli: Cli) -> Result<u8, String> {
         }
         Some(Command::Fuzz {
             exec,
+            target,
+            rate,
+            batch,
+            replay,
             seed,
             time,
             iterations,
             out,
         }) => {
+            let time = time.or(iterations.is_none().then_some(Duration::from_secs(60)));
+            let Some(exec) = exec else {
+                let addr = target.unwrap_or_default();
+                let max_payload = profile.max_payload.unwrap_or(65535);
+                return fuzz_node(
+                    addr,
+                    max_payload,
+                    replay,
+                    uhome_conformance::fuzz_node::Options {
+                        seed,
+                        time,
+                        iterations,
+                        out,
+                        timeout: options.timeout,
+                        rate,
+                        batch,
+                        max_payload,
+                    },
+                )
+                .await;
+            };
             let fuzz_options = uhome_conformance::fuzz::Options {
                 seed,
-                time: time.or(iterations.is_none().then_some(Duration::from_secs(60))),
+                time,
                 iterations,
                 out,
                 timeout: options.timeout,
