@@ -9,11 +9,11 @@ use super::fields::{auth_fields, member, root, AuthFields};
 use super::keys::{KeyId, KeyStore, Nonce};
 use super::replay::ReplayCache;
 use super::{DEFAULT_SKEW_MS, FRAME_DOMAIN, MAX_TS, SIG_HEX_LEN};
-use crate::encode::{encode_event, Body, Envelope};
+use crate::encode::{encode_event, Body, Envelope, WriteJson};
 use crate::error::Error;
 use crate::event::{Event, Message};
 use crate::frame::Frame;
-use crate::header::{Header, HEADER_LEN, MAX_PAYLOAD_LEN};
+use crate::header::{HEADER_LEN, MAX_PAYLOAD_LEN};
 use crate::json::RawJson;
 
 /// The 64-byte digest a frame's signature signs: SHA-512 of `"uhome-frame-v1"`, `0x00`,
@@ -110,51 +110,93 @@ pub fn sign_frame(
     body: Body<'_>,
     signer: &Signer<'_>,
 ) -> Result<usize, AuthError> {
+    let n = encode_event(out, version, status, envelope, body)?;
+    sign_encoded(out, n, signer)
+}
+
+/// Appends the member `auth` to the event frame in `out[..len]` (an object payload, as
+/// [`encode_event`] and [`append_member`] write it) and signs the frame. Returns the
+/// frame's new length.
+pub fn sign_encoded(out: &mut [u8], len: usize, signer: &Signer<'_>) -> Result<usize, AuthError> {
     if signer.ts > MAX_TS {
         return Err(AuthError::Unauthenticated(AuthFault::Malformed(Field::Ts)));
     }
-    let n = encode_event(out, version, status, envelope, body)?;
-    let close = n.checked_sub(1).ok_or(Error::BufferTooSmall)?;
+    let total = append_member(out, len, "auth", &Placeholder(signer))?;
+    let frame = out.get_mut(..total).ok_or(Error::BufferTooSmall)?;
+    sign_in_place(frame, signer.key)?;
+    Ok(total)
+}
+
+/// Appends the member `"name": value` to the object payload of the frame in `out[..len]`:
+/// its closing `}` is replaced by `,"name":value}` (or `"name":value}` after `{`) and the
+/// header's length updated. `name` is written as it is, so it must need no escapes. A
+/// broker writes `origin` on a delivery so. Returns the frame's new length.
+pub fn append_member(
+    out: &mut [u8],
+    len: usize,
+    name: &str,
+    value: &dyn WriteJson,
+) -> Result<usize, Error> {
+    let close = len
+        .checked_sub(1)
+        .filter(|c| *c > HEADER_LEN)
+        .ok_or(Error::BufferTooSmall)?;
     if out.get(close) != Some(&b'}') {
-        return Err(Error::BufferTooSmall.into());
+        return Err(Error::InvalidData("the payload does not end with '}'"));
     }
+    let empty = out.get(close - 1) == Some(&b'{') && close - 1 == HEADER_LEN;
     let mut w = Cursor { out, at: close };
-    w.put(b",\"auth\":{\"kid\":\"")?;
-    w.put(&KeyId::of(&signer.key.verifying_key()).to_hex())?;
-    w.put(b"\",\"ts\":")?;
-    w.decimal(signer.ts)?;
-    w.put(b",\"nonce\":\"")?;
-    w.put(&signer.nonce.to_hex())?;
-    if let Some(aud) = signer.aud {
-        w.put(b"\",\"aud\":\"")?;
-        w.put(&aud.to_hex())?;
+    if !empty {
+        w.put(b",")?;
     }
-    if let Some(re) = signer.re {
-        w.put(b"\",\"re\":\"")?;
-        w.put(&re.to_hex())?;
-    }
-    w.put(b"\",\"sig\":\"")?;
-    w.put(&[b'0'; SIG_HEX_LEN])?;
-    w.put(b"\"}}")?;
+    w.put(b"\"")?;
+    w.put(name.as_bytes())?;
+    w.put(b"\":")?;
+    let rest = w.out.get_mut(w.at..).ok_or(Error::BufferTooSmall)?;
+    w.at += value.write_json(rest)?;
+    w.put(b"}")?;
     let total = w.at;
     let length = total
         .checked_sub(HEADER_LEN)
         .filter(|len| *len <= MAX_PAYLOAD_LEN)
         .and_then(|len| u16::try_from(len).ok())
         .ok_or(Error::TooLarge)?;
-    let frame = w.out.get_mut(..total).ok_or(Error::BufferTooSmall)?;
-    if let Some(head) = frame.get_mut(..HEADER_LEN) {
-        head.copy_from_slice(
-            &Header {
-                length,
-                version,
-                status,
-            }
-            .to_bytes(),
-        );
+    if let Some(head) = w.out.get_mut(..4) {
+        let [l0, l1] = length.to_be_bytes();
+        if let [h0, h1, ..] = head {
+            *h0 = l0;
+            *h1 = l1;
+        }
     }
-    sign_in_place(frame, signer.key)?;
     Ok(total)
+}
+
+/// The authenticator with a `sig` of 128 `'0'`, for [`sign_in_place`] to fill.
+struct Placeholder<'s, 'k>(&'s Signer<'k>);
+
+impl WriteJson for Placeholder<'_, '_> {
+    fn write_json(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let signer = self.0;
+        let mut w = Cursor { out, at: 0 };
+        w.put(b"{\"kid\":\"")?;
+        w.put(&KeyId::of(&signer.key.verifying_key()).to_hex())?;
+        w.put(b"\",\"ts\":")?;
+        w.decimal(signer.ts)?;
+        w.put(b",\"nonce\":\"")?;
+        w.put(&signer.nonce.to_hex())?;
+        if let Some(aud) = signer.aud {
+            w.put(b"\",\"aud\":\"")?;
+            w.put(&aud.to_hex())?;
+        }
+        if let Some(re) = signer.re {
+            w.put(b"\",\"re\":\"")?;
+            w.put(&re.to_hex())?;
+        }
+        w.put(b"\",\"sig\":\"")?;
+        w.put(&[b'0'; SIG_HEX_LEN])?;
+        w.put(b"\"}")?;
+        Ok(w.at)
+    }
 }
 
 /// Signs a frame that already carries an authenticator: `frame` starts with one whole frame whose
