@@ -1,7 +1,6 @@
 //! The feature `auth`: known answers for the dependencies and the digests, sign → verify,
 //! each way a frame or an origin signature can be wrong, and the order of the checks.
 
-#![cfg(feature = "auth")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

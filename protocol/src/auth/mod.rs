@@ -14,6 +14,35 @@
 //! digest is SHA-512 over `"uhome-frame-v1" 0x00 version(u16 BE) status(u8)` and the payload
 //! with the 128 characters of the `sig` value read as `'0'`, hashed in three slices without a
 //! copy. Ed25519 (RFC 8032, pure) signs that 64-byte digest.
+//!
+//! ```
+//! use uhome_protocol::auth::{
+//!     sign_frame, verify_frame, AuthError, KeyId, Nonce, ReplayCache, Signer, SigningKey,
+//!     VerifyOptions,
+//! };
+//! use uhome_protocol::{Body, Envelope, Frame, V2};
+//!
+//! let key = SigningKey::from_bytes(&[7; 32]); // from the node's key file
+//! let now = 1_764_713_150_481; // Unix ms
+//! let envelope = Envelope {
+//!     id: "1",
+//!     timestamp: "2026-12-02T18:40:00.000Z",
+//!     source: "µHome/hall",
+//!     event_type: "µHome.core.healthcheck",
+//! };
+//! let signer = Signer { key: &key, ts: now, nonce: Nonce([9; 16]), aud: None, re: None };
+//! let mut out = [0u8; 512];
+//! let n = sign_frame(&mut out, V2, 1, &envelope, Body::None, &signer).unwrap();
+//!
+//! // The receiver: its known keys, its clock, its replay cache.
+//! let keys = [(KeyId::of(&key.verifying_key()), key.verifying_key())];
+//! let mut cache = ReplayCache::<64>::new();
+//! let (frame, _) = Frame::decode(&out[..n]).complete().unwrap();
+//! let verified = verify_frame(&frame, &keys, now, &mut cache, &VerifyOptions::default());
+//! assert_eq!(verified.unwrap().event.source, "µHome/hall");
+//! let again = verify_frame(&frame, &keys, now, &mut cache, &VerifyOptions::default());
+//! assert_eq!(again.unwrap_err(), AuthError::Replayed);
+//! ```
 
 mod error;
 mod fields;
