@@ -35,7 +35,7 @@ pub fn frame_digest(version: u16, status: u8, payload: &[u8], sig_at: usize) -> 
 }
 
 /// What a sender puts in the authenticator.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Signer<'k> {
     /// The sender's key; its id is the `kid`.
     pub key: &'k SigningKey,
@@ -199,14 +199,15 @@ impl WriteJson for Placeholder<'_, '_> {
     }
 }
 
-/// Signs a frame that already carries an authenticator: `frame` starts with one whole frame whose
-/// payload is an event with a member `auth` whose `sig` is any 128 lowercase hex characters
-/// (128 `'0'` by convention). Writes the signature over them. For encoders other than
-/// [`sign_frame`].
+/// Signs a frame that already carries an authenticator: `frame` starts with one whole frame
+/// whose payload is an event with a member `auth` whose `sig` is any 128 lowercase hex
+/// characters (128 `'0'` by convention). Writes the signature over them. For encoders other
+/// than [`sign_frame`].
 pub fn sign_in_place(frame: &mut [u8], key: &SigningKey) -> Result<(), AuthError> {
     let (sig_at, digest) = {
-        let Some((decoded, _)) = Frame::decode(frame).complete() else {
-            return Err(Error::Incomplete { needed: 1 }.into());
+        let decoded = match Frame::decode(frame) {
+            crate::Decoded::Complete(decoded, _) => decoded,
+            crate::Decoded::Partial { needed } => return Err(Error::Incomplete { needed }.into()),
         };
         let fields = authenticated(&decoded, false, false)?.1;
         let digest = frame_digest(
