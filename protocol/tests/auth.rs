@@ -703,7 +703,15 @@ fn origin_signatures_verify_end_to_end() {
         )
         .unwrap();
         assert_eq!(v.kid, KeyId::of(&broker.verifying_key()));
-        verify_origin(v.origin()?, &v.event, keys.as_slice(), NOW, cache, 30_000)
+        verify_origin(
+            v.origin()?,
+            &v.event,
+            keys.as_slice(),
+            NOW,
+            cache,
+            30_000,
+            None,
+        )
     };
     let mut cache = ReplayCache::<8>::new();
     assert_eq!(
@@ -761,7 +769,8 @@ fn origin_signatures_verify_end_to_end() {
             keys.as_slice(),
             NOW,
             &mut fresh,
-            30_000
+            30_000,
+            Some(&KeyId::of(&publisher.verifying_key())),
         ),
         Ok(KeyId::of(&publisher.verifying_key()))
     );
@@ -807,16 +816,28 @@ fn origins_out_of_form_or_old_or_unknown() {
         let n = uhome_protocol::WriteJson::write_json(&o, &mut out).unwrap();
         String::from_utf8(out[..n].to_vec()).unwrap()
     };
-    let verify = |json: &str, keys: &[(KeyId, VerifyingKey)]| {
-        verify_origin(
-            RawJson::parse(json).unwrap(),
-            &event,
-            keys,
-            NOW,
-            &mut ReplayCache::<2>::new(),
-            30_000,
-        )
+    let verify_as = |json: &str, keys: &[(KeyId, VerifyingKey)], publisher: Option<&KeyId>| {
+        let mut cache = ReplayCache::<2>::new();
+        let origin = RawJson::parse(json).unwrap();
+        verify_origin(origin, &event, keys, NOW, &mut cache, 30_000, publisher)
     };
+    let verify = |json: &str, keys: &[(KeyId, VerifyingKey)]| verify_as(json, keys, None);
+    // Signed by a key that is not the one of the node `source` names: forbidden, after the
+    // signature.
+    let other = KeyId([5; 8]);
+    assert_eq!(
+        verify_as(&origin(NOW), &keys, Some(&other)),
+        Err(AuthError::Forbidden)
+    );
+    let forged = {
+        let genuine = origin(NOW);
+        let at = genuine.find("\"sig\":\"").unwrap() + 7;
+        format!("{}{}\"}}", &genuine[..at], "0".repeat(128))
+    };
+    assert_eq!(
+        verify_as(&forged, &keys, Some(&other)),
+        Err(AuthError::BadSignature)
+    );
     assert!(verify(&origin(NOW), &keys).is_ok());
     assert_eq!(verify(&origin(NOW - 30_001), &keys), Err(AuthError::Stale));
     assert_eq!(verify(&origin(NOW), &[]), Err(AuthError::UnknownKey));

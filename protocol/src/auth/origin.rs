@@ -151,9 +151,10 @@ impl WriteJson for Origin {
 
 /// Verifies the origin signature `origin` of a delivered `event` with the publisher's key
 /// from `keys`, in the order: form (`unauthenticated`), key (`unknown_key`), clock
-/// (`stale`, `ts` within `skew_ms` of `now_ms`), signature (`bad_signature`), then that the
-/// pair (publisher's key id, event `id`) is new to `cache` (`replayed`). Returns the
-/// publisher's key id: the caller checks that it is the key of the node `event.source`.
+/// (`stale`, `ts` within `skew_ms` of `now_ms`), signature (`bad_signature`), that the key
+/// is `publisher`, the key id of the node `event.source` names, when given (`forbidden`),
+/// then that the pair (publisher's key id, event `id`) is new to `cache` (`replayed`),
+/// where it is then recorded. Returns the publisher's key id.
 pub fn verify_origin<K: KeyStore + ?Sized, const N: usize>(
     origin: RawJson<'_>,
     event: &Event<'_>,
@@ -161,6 +162,7 @@ pub fn verify_origin<K: KeyStore + ?Sized, const N: usize>(
     now_ms: u64,
     cache: &mut ReplayCache<N>,
     skew_ms: u64,
+    publisher: Option<&KeyId>,
 ) -> Result<KeyId, AuthError> {
     let fields = origin_fields(origin).map_err(AuthError::Unauthenticated)?;
     let key = keys
@@ -180,6 +182,9 @@ pub fn verify_origin<K: KeyStore + ?Sized, const N: usize>(
     );
     key.verify_strict(&digest, &Signature::from_bytes(&fields.sig))
         .map_err(|_| AuthError::BadSignature)?;
+    if publisher.is_some_and(|expected| *expected != fields.kid) {
+        return Err(AuthError::Forbidden);
+    }
     let mut h = Sha512::new();
     event.id.feed(&mut h);
     let id_digest: [u8; 64] = h.finalize().into();
