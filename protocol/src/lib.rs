@@ -15,6 +15,11 @@
 //!   recursion) and the envelope, and borrows every member from the payload.
 //! - [`core_events`] reads the core events' `data`; [`reply`] builds the spec's replies.
 //! - [`FrameBuffer`] reassembles a stream in a fixed buffer.
+//! - `auth` (cargo feature `auth`, off by default): signed frames, origin signatures and a
+//!   replay cache, from the draft `spec/drafts/security.md`, with Ed25519 from
+//!   `ed25519-dalek` and SHA-512 from `sha2`, both no_std without allocation. Without the
+//!   feature neither crate is built and the codec's code size is unchanged; `auth-fast`
+//!   adds the curve's precomputed tables (faster, about 30 KiB more flash).
 //!
 //! ```
 //! use uhome_protocol::{Frame, Message, Decoded};
@@ -30,6 +35,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod buffer;
 pub mod code;
 pub mod core_events;
