@@ -12,8 +12,10 @@ re-running adds what is new and never duplicates. fuzz/corpus/ is git-ignored.
                      3 and 7, and for the exchanges the TCP segment sizes
   event_decode       the payload of every complete first frame behind its version
                      (u16 big-endian), and behind the other of versions 1 and 2
-  json_differential  the payload of every complete first frame
-  roundtrip          every vector's bytes (structure-aware: they are read with `arbitrary`)
+  json_differential  the payload of every complete first frame, as it is and behind 0xff
+                     (which makes the rest the structured generator's entropy)
+  roundtrip          every vector's bytes (structure-aware: they are read with `arbitrary`),
+                     as they are and behind 0xff (the structured generator)
   connection         the stream_chunks seeds (same input layout)
 
 Usage: python3 fuzz/make_corpus.py [--out DIR]   (default: fuzz/corpus)
@@ -29,6 +31,9 @@ import sys
 FUZZ = pathlib.Path(__file__).resolve().parent
 REPO = FUZZ.parent
 VECTORS = REPO / "spec" / "vectors"
+# A first byte in 0xf5..=0xff selects the structured generator in roundtrip and
+# json_differential.
+STRUCTURED = b"\xff"
 TARGETS = ["frame_decode", "event_decode", "stream_chunks", "roundtrip", "json_differential",
            "connection"]
 
@@ -79,6 +84,8 @@ def main():
         count += 1
         seeds["frame_decode"].add(data)
         seeds["roundtrip"].add(data)
+        # First byte 0xff: the rest drives the structured generator (checks/src/structured.rs).
+        seeds["roundtrip"].add(STRUCTURED + data)
         cuts = [[1], [max(len(data), 1)], [3, 7]]
         if segments:
             cuts.append(segments)
@@ -90,6 +97,7 @@ def main():
             continue
         version, payload = frame
         seeds["json_differential"].add(payload)
+        seeds["json_differential"].add(STRUCTURED + payload)
         for v in {version, 1 if version == 2 else 2}:
             seeds["event_decode"].add(struct.pack(">H", v) + payload)
     if count == 0:

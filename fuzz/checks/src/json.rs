@@ -4,7 +4,9 @@ use serde::de::IgnoredAny;
 use uhome_protocol::json::{validate, JsonFault, Kind, MAX_DEPTH};
 use uhome_protocol::RawJson;
 
-use crate::reference;
+use arbitrary::Unstructured;
+
+use crate::{reference, structured};
 
 /// serde_json's `Value` refuses these valid texts, each for a documented reason.
 fn value_refusal_is_documented(message: &str, text: &str) -> bool {
@@ -30,7 +32,32 @@ fn value_refusal_is_documented(message: &str, text: &str) -> bool {
 /// serde_json's `Value` is checked too: whatever it accepts the codec accepts, and whatever
 /// it refuses that the codec accepts is a documented `Value` strictness (its recursion limit
 /// at depth 128, numbers beyond `f64`, lone surrogates, its private magic keys).
+///
+/// When the first byte is in [`structured::SELECT`], the rest drives the structured
+/// generator instead: a JSON text or an event payload ([`structured::json_bytes`],
+/// [`structured::event_bytes`]) goes through the same checks, and an event payload also
+/// through `event_decode`'s checks as version 1 and 2.
 pub fn json_differential(data: &[u8]) {
+    let Some(rest) = structured::selected(data) else {
+        return json_differential_raw(data);
+    };
+    let mut u = Unstructured::new(rest);
+    let event = u.arbitrary::<bool>().unwrap_or(false);
+    let generated = if event {
+        structured::event_bytes(&mut u)
+    } else {
+        structured::json_bytes(&mut u)
+    };
+    let Ok(bytes) = generated else { return };
+    json_differential_raw(&bytes);
+    if event {
+        crate::frame::event_decode_with(1, &bytes);
+        crate::frame::event_decode_with(2, &bytes);
+    }
+}
+
+/// The checks of [`json_differential`] on the bytes as they are.
+pub fn json_differential_raw(data: &[u8]) {
     let ours = validate(data, MAX_DEPTH);
     let text = match std::str::from_utf8(data) {
         Ok(text) => text,

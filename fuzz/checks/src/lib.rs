@@ -17,10 +17,11 @@ mod message;
 pub mod reference;
 mod roundtrip;
 mod stream;
+pub mod structured;
 
 pub use connection::{connection, connection_served_with, connection_with};
 pub use frame::{event_decode, event_decode_with, frame_decode};
-pub use json::json_differential;
+pub use json::{json_differential, json_differential_raw};
 pub use message::{check_message, check_str};
 pub use roundtrip::{roundtrip, roundtrip_case, Case, CaseBody, Out, Style, Tree, Value};
 pub use stream::{stream_chunks, stream_chunks_with};

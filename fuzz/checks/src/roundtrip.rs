@@ -5,11 +5,11 @@ use arbitrary::{Result, Unstructured};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use uhome_protocol::json::MAX_DEPTH;
 use uhome_protocol::{
-    encode_event, Body, Decoded, Envelope, Error, EventFault, Frame, Json, Member, Message,
-    WriteJson, HEADER_LEN, MAX_FRAME_LEN, MAX_PAYLOAD_LEN,
+    decode_payload, encode_event, Body, Decoded, Envelope, Error, EventFault, Frame, Json, Member,
+    Message, RawJson, WriteJson, HEADER_LEN, MAX_FRAME_LEN, MAX_PAYLOAD_LEN,
 };
 
-use crate::reference;
+use crate::{reference, structured};
 
 /// A JSON value tree with members in the order given (repeated names kept).
 #[derive(Debug, Clone, PartialEq)]
@@ -267,12 +267,74 @@ impl Case {
             out,
         })
     }
+
+    /// A case from the structured generator: an event payload from
+    /// [`structured::event_bytes`] decoded as version 1 (checked against the reference
+    /// reading); when it is an event, its strings unescaped and its `data` (or `error`) text
+    /// make the case, else the strings come from [`Case::arbitrary`]'s alphabet and `data` is
+    /// a [`structured::valid_json_text`].
+    pub fn structured(u: &mut Unstructured<'_>) -> Result<Case> {
+        let payload = structured::event_bytes(u)?;
+        let decoded = decode_payload(1, &payload, MAX_DEPTH);
+        crate::message::check_message(1, &payload, &decoded);
+        let version = match u.int_in_range(0u8..=7)? {
+            0..=2 => 1,
+            3..=6 => 2,
+            _ => u.arbitrary()?,
+        };
+        let status = if u.ratio(3, 4)? { 1 } else { u.arbitrary()? };
+        let out = match u.int_in_range(0u8..=3)? {
+            0 | 1 => Out::Max(u.arbitrary()?),
+            2 => Out::Exact,
+            _ => Out::Short(u.arbitrary()?),
+        };
+        let (id, timestamp, source, event_type, body) = match decoded {
+            Ok(Message::Event(e)) => {
+                let text = |raw: RawJson<'_>| Value::Text(raw.as_str().to_string());
+                let body = match (e.data, e.error) {
+                    (Some(_), Some(r)) if u.arbitrary::<bool>()? => CaseBody::Error(text(r)),
+                    (Some(d), _) => CaseBody::Data(text(d)),
+                    (None, Some(r)) => CaseBody::Error(text(r)),
+                    (None, None) => CaseBody::None,
+                };
+                (
+                    e.id.to_string(),
+                    e.timestamp.to_string(),
+                    e.source.to_string(),
+                    e.event_type.to_string(),
+                    body,
+                )
+            }
+            _ => (
+                text(u, 40)?,
+                text(u, 30)?,
+                text(u, 30)?,
+                text(u, 30)?,
+                CaseBody::Data(Value::Text(structured::valid_json_text(u)?)),
+            ),
+        };
+        Ok(Case {
+            version,
+            status,
+            id,
+            timestamp,
+            source,
+            event_type,
+            body,
+            wrap: 0,
+            out,
+        })
+    }
 }
 
-/// `roundtrip`'s input: bytes read as a [`Case`] with the `arbitrary` crate.
+/// `roundtrip`'s input: bytes read as a [`Case`] with the `arbitrary` crate; when the first
+/// byte is in [`structured::SELECT`], the rest makes a [`Case::structured`] instead.
 pub fn roundtrip(data: &[u8]) {
-    let mut u = Unstructured::new(data);
-    if let Ok(case) = Case::arbitrary(&mut u) {
+    let case = match structured::selected(data) {
+        Some(rest) => Case::structured(&mut Unstructured::new(rest)),
+        None => Case::arbitrary(&mut Unstructured::new(data)),
+    };
+    if let Ok(case) = case {
         roundtrip_case(&case);
     }
 }

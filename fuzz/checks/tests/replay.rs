@@ -86,7 +86,9 @@ impl Replay {
                 checks::stream_chunks_with(bytes, sizes)
             });
         }
-        self.check("json_differential", id, || checks::json_differential(bytes));
+        self.check("json_differential", id, || {
+            checks::json_differential_raw(bytes)
+        });
         for sizes in [&[1][..], &[bytes.len().max(1)], &[3, 7]] {
             self.check("connection", id, || checks::connection_with(bytes, sizes));
             self.check("connection (runtime)", id, || {
@@ -95,13 +97,19 @@ impl Replay {
         }
         // The bytes as fuzz input of the structure-aware target, as a seed would be.
         self.check("roundtrip", id, || checks::roundtrip(bytes));
+        // The same bytes as entropy for the structured generator (first byte 0xff).
+        let selected = [&[0xff][..], bytes].concat();
+        self.check("roundtrip", id, || checks::roundtrip(&selected));
+        self.check("json_differential", id, || {
+            checks::json_differential(&selected)
+        });
         self.check("event_decode", id, || checks::event_decode(bytes));
         let Decoded::Complete(frame, _) = Frame::decode(bytes) else {
             return;
         };
         let payload = frame.payload;
         self.check("json_differential", id, || {
-            checks::json_differential(payload)
+            checks::json_differential_raw(payload)
         });
         for version in [frame.version(), 1, 2] {
             self.check("event_decode", id, || {
