@@ -299,6 +299,24 @@ pub(crate) fn generated(rng: &mut Rng) -> Vec<u8> {
     framed(version, 1, payload.as_bytes())
 }
 
+/// A frame from the grammar-aware generator the cargo-fuzz targets share
+/// (`uhome_fuzz_checks::structured`), driven by up to 1 KiB of this generator's bytes.
+pub(crate) fn structured(rng: &mut Rng) -> Vec<u8> {
+    let len = 16 + rng.below(1024);
+    let bytes: Vec<u8> = (0..len).map(|_| (rng.next() >> 56) as u8).collect();
+    let mut u = arbitrary::Unstructured::new(&bytes);
+    uhome_fuzz_checks::structured::frame_bytes(&mut u).unwrap_or_default()
+}
+
+/// One input: a mutated vector, a generated event or a structured frame, in equal shares.
+pub(crate) fn next_input(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+    match rng.below(3) {
+        0 => mutated(rng, seeds),
+        1 => generated(rng),
+        _ => structured(rng),
+    }
+}
+
 pub(crate) fn framed(version: u16, status: u8, payload: &[u8]) -> Vec<u8> {
     let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
     let mut out = Vec::with_capacity(payload.len() + 5);
@@ -549,11 +567,7 @@ pub async fn run(
         {
             break;
         }
-        let input = if rng.below(2) == 0 {
-            mutated(&mut rng, &seeds)
-        } else {
-            generated(&mut rng)
-        };
+        let input = next_input(&mut rng, &seeds);
         summary.inputs += 1;
         if let Some((class, _)) = program.class(&input).await {
             if classes.insert(class.clone()) {

@@ -16,7 +16,7 @@ use uhome_protocol::exchange::{answer, Answer, Immediate, Limits};
 use uhome_protocol::json::MAX_DEPTH;
 use uhome_protocol::{Decoded, Frame, V2};
 
-use crate::fuzz::{depth, generated, has_lone_surrogate, mutated, Rng};
+use crate::fuzz::{depth, has_lone_surrogate, next_input, Rng};
 use crate::vectors::VectorFile;
 use crate::wire::{Reply, Request};
 
@@ -403,13 +403,7 @@ fn random_cuts(rng: &mut Rng, len: usize) -> Vec<usize> {
 }
 
 fn next_exchange(rng: &mut Rng, seeds: &[Vec<u8>]) -> Exchange {
-    let one = |rng: &mut Rng| {
-        if rng.below(2) == 0 {
-            mutated(rng, seeds)
-        } else {
-            generated(rng)
-        }
-    };
+    let one = |rng: &mut Rng| next_input(rng, seeds);
     let (mode, bytes) = match rng.below(4) {
         0 | 1 => (Mode::Whole, one(rng)),
         2 => (Mode::Split, one(rng)),
