@@ -106,7 +106,7 @@ fn cases() -> Vec<Case> {
     let text = std::str::from_utf8(&valid[5..]).unwrap();
     let cut = text.find(",\"auth\":").unwrap();
     plain.extend_from_slice(&valid[..5]);
-    plain.extend_from_slice(text[..cut].as_bytes());
+    plain.extend_from_slice(&text.as_bytes()[..cut]);
     plain.push(b'}');
     fix_length(&mut plain);
     let kid_of_b = KeyId::of(&b.verifying_key());
