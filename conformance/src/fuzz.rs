@@ -440,41 +440,88 @@ async fn minimize(program: &mut Program, input: Vec<u8>, class: &str, budget: us
             payload.to_vec()
         }
     };
-    let mut current: Vec<u8> = if whole_frame {
+    let current: Vec<u8> = if whole_frame {
         input.get(5..).unwrap_or_default().to_vec()
     } else {
         input.clone()
     };
-    let (mut chunks, mut calls) = (2usize, 0usize);
-    while current.len() >= 2 && calls < budget {
-        let size = current.len().div_ceil(chunks);
-        let mut reduced = false;
-        for start in (0..current.len()).step_by(size.max(1)) {
-            let mut candidate = current.clone();
-            candidate.drain(start..(start + size).min(current.len()));
-            calls += 1;
-            if program
-                .class(&build(&candidate))
-                .await
-                .is_some_and(|(c, _)| c == class)
-            {
-                current = candidate;
-                chunks = (chunks - 1).max(2);
-                reduced = true;
-                break;
-            }
-            if calls >= budget {
-                break;
-            }
-        }
-        if !reduced {
-            if chunks >= current.len() {
-                break;
-            }
-            chunks = (chunks * 2).min(current.len());
+    let mut search = Ddmin::new(current, budget);
+    while let Some(candidate) = search.candidate() {
+        let same = program
+            .class(&build(&candidate))
+            .await
+            .is_some_and(|(c, _)| c == class);
+        search.keep(same);
+    }
+    build(&search.into_smallest())
+}
+
+/// Delta debugging (ddmin, by removing chunks) as a state machine, so that the test of a
+/// candidate may be asynchronous: [`Ddmin::candidate`] gives the next bytes to try and
+/// [`Ddmin::keep`] says whether they still show the failure; at most `budget` candidates.
+pub(crate) struct Ddmin {
+    current: Vec<u8>,
+    chunks: usize,
+    start: usize,
+    size: usize,
+    calls: usize,
+    budget: usize,
+    pending: Option<Vec<u8>>,
+}
+
+impl Ddmin {
+    pub(crate) fn new(input: Vec<u8>, budget: usize) -> Ddmin {
+        Ddmin {
+            current: input,
+            chunks: 2,
+            start: 0,
+            size: 0,
+            calls: 0,
+            budget,
+            pending: None,
         }
     }
-    build(&current)
+
+    /// The next candidate: the smallest input so far without one of its chunks.
+    pub(crate) fn candidate(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if self.current.len() < 2 || self.calls >= self.budget {
+                return None;
+            }
+            if self.start >= self.current.len() {
+                // A whole round removed nothing: finer chunks, or done.
+                if self.chunks >= self.current.len() {
+                    return None;
+                }
+                self.chunks = (self.chunks * 2).min(self.current.len());
+                self.start = 0;
+                continue;
+            }
+            self.size = self.current.len().div_ceil(self.chunks).max(1);
+            let mut candidate = self.current.clone();
+            candidate.drain(self.start..(self.start + self.size).min(self.current.len()));
+            self.calls += 1;
+            self.pending = Some(candidate.clone());
+            return Some(candidate);
+        }
+    }
+
+    /// Whether the last candidate still shows the failure.
+    pub(crate) fn keep(&mut self, still_fails: bool) {
+        match (still_fails, self.pending.take()) {
+            (true, Some(smaller)) => {
+                self.current = smaller;
+                self.chunks = (self.chunks - 1).max(2);
+                self.start = 0;
+            }
+            _ => self.start += self.size,
+        }
+    }
+
+    /// The smallest input that showed the failure.
+    pub(crate) fn into_smallest(self) -> Vec<u8> {
+        self.current
+    }
 }
 
 /// For each code of the reference, the requirement its vectors cite first.
@@ -600,12 +647,15 @@ pub async fn run(
 }
 
 fn progress_line(summary: &Summary, elapsed: Duration) -> String {
-    let rate = summary.inputs as f64 / elapsed.as_secs_f64().max(1e-3);
+    progress(summary.inputs, summary.findings.len(), elapsed)
+}
+
+/// The progress line of both fuzzers.
+pub(crate) fn progress(inputs: u64, findings: usize, elapsed: Duration) -> String {
+    let rate = inputs as f64 / elapsed.as_secs_f64().max(1e-3);
     format!(
-        "fuzz: {} inputs in {:.1} s ({rate:.0}/s), {} findings",
-        summary.inputs,
-        elapsed.as_secs_f64(),
-        summary.findings.len()
+        "fuzz: {inputs} inputs in {:.1} s ({rate:.0}/s), {findings} findings",
+        elapsed.as_secs_f64()
     )
 }
 
@@ -628,6 +678,23 @@ mod tests {
         assert!(has_lone_surrogate(&frame(r#"{"a":"\udc00\ud800"}"#)));
         assert!(!has_lone_surrogate(&frame(r#"{"a":"\ud83d\ude00"}"#)));
         assert_eq!(depth(&frame(r#"{"a":[[1]],"b":"[[[["}"#)), 3);
+    }
+
+    #[test]
+    fn ddmin_finds_the_bytes_that_matter() {
+        let shows = |b: &[u8]| b.contains(&b'x') && b.contains(&b'y');
+        let mut search = Ddmin::new(b"aaaxbbbbbbycc".to_vec(), 1000);
+        while let Some(candidate) = search.candidate() {
+            search.keep(shows(&candidate));
+        }
+        assert_eq!(search.into_smallest(), b"xy");
+        let mut bounded = Ddmin::new(b"aaaxbbbbbbycc".to_vec(), 3);
+        let mut tried = 0;
+        while let Some(candidate) = bounded.candidate() {
+            tried += 1;
+            bounded.keep(shows(&candidate));
+        }
+        assert_eq!(tried, 3, "the budget bounds the candidates");
     }
 
     #[test]

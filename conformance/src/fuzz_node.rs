@@ -16,24 +16,16 @@ use uhome_protocol::exchange::{answer, Answer, Immediate, Limits};
 use uhome_protocol::json::MAX_DEPTH;
 use uhome_protocol::{Decoded, Frame, V2};
 
-use crate::fuzz::{depth, has_lone_surrogate, next_input, Rng};
+use crate::fuzz::{depth, has_lone_surrogate, next_input, Ddmin, Rng};
 use crate::vectors::VectorFile;
 use crate::wire::{Reply, Request};
 
 /// What a run against a node does.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Seed of the inputs: the same seed gives the same inputs and the same ways of writing
-    /// them.
-    pub seed: u64,
-    /// Stop after this long.
-    pub time: Option<Duration>,
-    /// Stop after this many inputs.
-    pub iterations: Option<u64>,
-    /// Where findings are written.
-    pub out: PathBuf,
-    /// Deadline of one exchange (connect, write, every reply and the node's close).
-    pub timeout: Duration,
+    /// Seed, time, iterations, where findings go, and the deadline of one exchange
+    /// (connect, write, every reply and the node's close).
+    pub run: crate::fuzz::Options,
     /// At most this many inputs per second.
     pub rate: u32,
     /// Inputs between two health checks.
@@ -453,35 +445,13 @@ async fn minimize(
             cuts: Vec::new(),
         }
     };
-    let mut current = bytes.get(5..).unwrap_or_default().to_vec();
-    let (mut chunks, mut calls) = (2usize, 0usize);
-    while current.len() >= 2 && calls < 200 {
-        let size = current.len().div_ceil(chunks);
-        let mut reduced = false;
-        for start in (0..current.len()).step_by(size.max(1)) {
-            let mut candidate = current.clone();
-            candidate.drain(start..(start + size).min(current.len()));
-            calls += 1;
-            if matches!(exchange_with(addr, &build(&candidate), limits, deadline).await,
-                Seen::Disagrees(c, _) if c == class)
-            {
-                current = candidate;
-                chunks = (chunks - 1).max(2);
-                reduced = true;
-                break;
-            }
-            if calls >= 200 {
-                break;
-            }
-        }
-        if !reduced {
-            if chunks >= current.len() {
-                break;
-            }
-            chunks = (chunks * 2).min(current.len());
-        }
+    let mut search = Ddmin::new(bytes.get(5..).unwrap_or_default().to_vec(), 200);
+    while let Some(candidate) = search.candidate() {
+        let same = matches!(exchange_with(addr, &build(&candidate), limits, deadline).await,
+            Seen::Disagrees(c, _) if c == class);
+        search.keep(same);
     }
-    build(&current)
+    build(&search.into_smallest())
 }
 
 /// The limits the reference applies to the node's bytes.
@@ -530,10 +500,10 @@ pub async fn run(
     options: &Options,
     mut progress: impl FnMut(&str),
 ) -> Result<Summary, String> {
-    std::fs::create_dir_all(&options.out)
-        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+    std::fs::create_dir_all(&options.run.out)
+        .map_err(|e| format!("cannot create {}: {e}", options.run.out.display()))?;
     let limits = limits(options.max_payload);
-    if !healthy(addr, options.timeout).await {
+    if !healthy(addr, options.run.timeout).await {
         return Err(format!("{addr} does not answer a health check"));
     }
     let seeds: Vec<Vec<u8>> = files
@@ -541,7 +511,7 @@ pub async fn run(
         .flat_map(|f| &f.vectors)
         .filter_map(|v| v.bytes().ok())
         .collect();
-    let mut rng = Rng::new(options.seed);
+    let mut rng = Rng::new(options.run.seed);
     let started = Instant::now();
     let mut last_line = Instant::now();
     let mut summary = Summary::default();
@@ -549,8 +519,8 @@ pub async fn run(
     let mut batch: Vec<Exchange> = Vec::new();
     let rate = f64::from(options.rate.max(1));
     loop {
-        if options.iterations.is_some_and(|n| summary.inputs >= n)
-            || options.time.is_some_and(|t| started.elapsed() >= t)
+        if options.run.iterations.is_some_and(|n| summary.inputs >= n)
+            || options.run.time.is_some_and(|t| started.elapsed() >= t)
         {
             break;
         }
@@ -561,11 +531,12 @@ pub async fn run(
         let exchange = next_exchange(&mut rng, &seeds);
         summary.inputs += 1;
         batch.push(exchange.clone());
-        let seen = exchange_with(addr, &exchange, &limits, options.timeout).await;
+        let seen = exchange_with(addr, &exchange, &limits, options.run.timeout).await;
         let lost = match &seen {
             Seen::Unreachable(_) => true,
             _ => {
-                summary.inputs % options.batch.max(1) == 0 && !healthy(addr, options.timeout).await
+                summary.inputs % options.batch.max(1) == 0
+                    && !healthy(addr, options.run.timeout).await
             }
         };
         if lost {
@@ -585,7 +556,7 @@ pub async fn run(
                 preceding: std::mem::take(&mut batch),
                 replay: String::new(),
             };
-            let path = finish(&options.out, n, file, addr)?;
+            let path = finish(&options.run.out, n, file, addr)?;
             summary.findings.push(Finding {
                 class: "the node stopped answering".into(),
                 what,
@@ -601,15 +572,16 @@ pub async fn run(
         if let Seen::Disagrees(class, _) = seen {
             if classes.insert(class.clone()) {
                 let small =
-                    minimize(addr, exchange.clone(), &class, &limits, options.timeout).await;
-                let (small, what) =
-                    match exchange_with(addr, &small, &limits, options.timeout).await {
-                        Seen::Disagrees(c, what) if c == class => (small, what),
-                        _ => match exchange_with(addr, &exchange, &limits, options.timeout).await {
-                            Seen::Disagrees(_, what) => (exchange, what),
-                            _ => (exchange, format!("{class} (not seen again on replay)")),
-                        },
-                    };
+                    minimize(addr, exchange.clone(), &class, &limits, options.run.timeout).await;
+                let (small, what) = match exchange_with(addr, &small, &limits, options.run.timeout)
+                    .await
+                {
+                    Seen::Disagrees(c, what) if c == class => (small, what),
+                    _ => match exchange_with(addr, &exchange, &limits, options.run.timeout).await {
+                        Seen::Disagrees(_, what) => (exchange, what),
+                        _ => (exchange, format!("{class} (not seen again on replay)")),
+                    },
+                };
                 let n = summary.findings.len() + 1;
                 let file = FindingFile {
                     target: addr.to_string(),
@@ -619,7 +591,7 @@ pub async fn run(
                     preceding: Vec::new(),
                     replay: String::new(),
                 };
-                let path = finish(&options.out, n, file, addr)?;
+                let path = finish(&options.run.out, n, file, addr)?;
                 summary.findings.push(Finding {
                     class,
                     what,
@@ -649,13 +621,7 @@ fn finish(out: &Path, n: usize, mut file: FindingFile, addr: &str) -> Result<Pat
 }
 
 fn progress_line(summary: &Summary, elapsed: Duration) -> String {
-    let rate = summary.inputs as f64 / elapsed.as_secs_f64().max(1e-3);
-    format!(
-        "fuzz: {} inputs in {:.1} s ({rate:.0}/s), {} findings",
-        summary.inputs,
-        elapsed.as_secs_f64(),
-        summary.findings.len()
-    )
+    crate::fuzz::progress(summary.inputs, summary.findings.len(), elapsed)
 }
 
 /// Replays a finding file against the node at `addr`: the preceding exchanges, then the

@@ -223,7 +223,7 @@ async fn fuzz_node(
     use uhome_conformance::fuzz_node;
     if let Some(file) = replay {
         return Ok(
-            match fuzz_node::replay(&file, &addr, max_payload, options.timeout).await? {
+            match fuzz_node::replay(&file, &addr, max_payload, options.run.timeout).await? {
                 Some(what) => {
                     println!("STILL FAILS {what}");
                     1
@@ -265,7 +265,7 @@ async fn fuzz_node(
         summary.inputs,
         summary.seconds,
         summary.findings.len(),
-        options.seed,
+        options.run.seed,
         if summary.node_lost {
             "; the node stopped answering"
         } else {
@@ -313,11 +313,13 @@ async fn run(cli: Cli) -> Result<u8, String> {
                     max_payload,
                     replay,
                     uhome_conformance::fuzz_node::Options {
-                        seed,
-                        time,
-                        iterations,
-                        out,
-                        timeout: options.timeout,
+                        run: uhome_conformance::fuzz::Options {
+                            seed,
+                            time,
+                            iterations,
+                            out,
+                            timeout: options.timeout,
+                        },
                         rate,
                         batch,
                         max_payload,
