@@ -260,3 +260,43 @@ fn the_codec_and_the_python_peer_give_every_signed_frame_the_drafts_code() {
         assert_eq!(python, case.expect, "{}: the Python peer", case.name);
     }
 }
+
+/// The Python peer answers every vector of `spec/drafts/auth-vectors.json` as the file says
+/// (the codec does too: `protocol/tests/auth_vectors.rs`).
+#[test]
+fn the_python_peer_verifies_the_auth_vectors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("../spec/drafts/auth-vectors.json");
+    let out = Command::new("python3")
+        .arg(root.join("peers/python/auth_vectors.py"))
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: BTreeMap<String, String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (id, code) = l.split_once(' ').unwrap();
+            (id.to_string(), code.to_string())
+        })
+        .collect();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let vectors = doc["vectors"].as_array().unwrap();
+    assert_eq!(got.len(), vectors.len(), "one line per vector");
+    let mut wrong = Vec::new();
+    for v in vectors {
+        let want = v["error"].as_str().unwrap_or("valid");
+        let also = v.get("alsoAcceptable").and_then(|a| a.as_array());
+        let code = got[v["id"].as_str().unwrap()].as_str();
+        if code != want && !also.is_some_and(|a| a.iter().any(|c| c == code)) {
+            wrong.push(format!("{}: expected {want}, got {code}", v["id"]));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -17,6 +17,9 @@ bytes no encoder would write.
 The v0.0.1 captures (legacy.json, legacy-exchanges.json) are copied into this file from
 the capture log; the generator checks its reconstruction of the truncated large captures
 against the visible prefix, the stated sizes and the stated frame boundaries.
+
+The signed frames of the security draft go to spec/drafts/auth-vectors.json
+(auth_vectors.py).
 """
 
 import argparse
@@ -25,11 +28,15 @@ import os
 import re
 import sys
 
+import auth_vectors
+
 SPEC_VERSION = "1.2.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC_DIR = os.path.dirname(HERE)
 VECTOR_DIR = os.path.join(SPEC_DIR, "vectors")
 PROTOCOL_MD = os.path.join(SPEC_DIR, "protocol.md")
+# The signed frames of the security draft: not normative yet, so beside the draft.
+AUTH_VECTORS = os.path.join(SPEC_DIR, "drafts", "auth-vectors.json")
 
 MICRO = "\u00b5"          # µ MICRO SIGN, UTF-8 c2 b5 — the µ of every core name
 GREEK_MU = "\u03bc"       # μ GREEK SMALL LETTER MU, UTF-8 ce bc — a different character
@@ -2605,7 +2612,9 @@ def build():
             for r in v["requirements"]:
                 assert r in known, (v["id"], r)
             assert len(set(v["requirements"])) == len(v["requirements"]), v["id"]
-    return {name: dumps(doc) for name, doc in docs.items()}
+    out = {os.path.join(VECTOR_DIR, name): dumps(doc) for name, doc in docs.items()}
+    out[AUTH_VECTORS] = dumps(auth_vectors.document(SPEC_VERSION + "+security-draft"))
+    return out
 
 
 def main(argv=None):
@@ -2616,21 +2625,20 @@ def main(argv=None):
     out = build()
     if args.check:
         bad = []
-        for name, text in out.items():
-            path = os.path.join(VECTOR_DIR, name)
+        for path, text in out.items():
             try:
                 with open(path, "rb") as fh:
                     same = fh.read() == text.encode("utf-8")
             except FileNotFoundError:
                 same = False
             if not same:
-                bad.append(name)
-        for name in bad:
-            print("spec/vectors/%s differs from what gen_vectors.py writes" % name,
-                  file=sys.stderr)
+                bad.append(path)
+        for path in bad:
+            print("spec/%s differs from what gen_vectors.py writes"
+                  % os.path.relpath(path, SPEC_DIR), file=sys.stderr)
         return 1 if bad else 0
-    for name, text in out.items():
-        with open(os.path.join(VECTOR_DIR, name), "wb") as fh:
+    for path, text in out.items():
+        with open(path, "wb") as fh:
             fh.write(text.encode("utf-8"))
     return 0
 

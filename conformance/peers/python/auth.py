@@ -1,12 +1,15 @@
-"""Verification of signed frames (spec/drafts/security.md, sections 3, 5 and 9), standard
-library only: the checks of step 5 of the draft's order, for a request.
+"""Verification of signed frames (spec/drafts/security.md, sections 3 to 5 and 9), standard
+library only: the checks of step 5 of the draft's order.
 
     verify_request(version, status, payload, keys, now_ms, cache, own_kid=None, skew_ms=30000)
+    verify_reply(version, status, payload, keys, now_ms, request_nonce, skew_ms=30000)
+    verify_delivery_origin(payload, publishers, node_kids, now_ms, cache, skew_ms=30000)
 
-returns None when the frame is authentic and fresh (its nonce is then recorded in `cache`),
-else the code: unauthenticated, unknown_key, stale, bad_signature, forbidden or replayed.
-`payload` must already have passed the 1.2 decoding (uhome.decode_payload): this module
-reads the validated JSON text only to find where the `sig` value lies.
+each return None when the frame (or a delivery's origin) is authentic and fresh (a nonce or
+a delivered event is then recorded in `cache`), else the code: unauthenticated,
+unknown_key, stale, bad_signature, forbidden or replayed. `payload` must already have
+passed the 1.2 decoding (uhome.decode_payload): this module reads the validated JSON text
+only to find where values lie.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import uhome
 FRAME_DOMAIN = b"uhome-frame-v1\x00"
 SIG_LEN = 128
 HEX = {"kid": 16, "nonce": 32, "aud": 16, "re": 32, "sig": SIG_LEN}
+ORIGIN_DOMAIN = b"uhome-origin-v1\x00"
 TS_MAX = 2**53 - 1
 _WS = b" \t\r\n"
 
@@ -49,8 +53,6 @@ class ReplayCache:
         if len(self.entries) >= self.capacity:
             oldest = min(self.entries, key=self.entries.get)
             self.floor = max(self.floor, self.entries.pop(oldest))
-            if ts <= self.floor:
-                return False
         self.entries[(kid, nonce)] = ts
         return True
 
@@ -120,19 +122,25 @@ def frame_digest(version: int, status: int, payload: bytes, sig_at: int) -> byte
     return h.digest()
 
 
-def _fields(payload: bytes):
+def _fields(payload: bytes, reply: bool = False):
     """The `auth` members as raw byte spans, or the code of the first form fault."""
     envelope = [m for m in _members(payload, 0) if m[0] == "auth"]
     if len(envelope) != 1 or payload[envelope[0][1]] != 0x7B:
         return "unauthenticated"
-    members = _members(payload, envelope[0][1])
+    return _auth_members(payload, envelope[0][1],
+                         ("kid", "ts", "nonce", "sig", "aud") + (("re",) if reply else ()),
+                         optional=("aud", "re"))
+
+
+def _auth_members(payload: bytes, at: int, names, optional=()):
+    members = _members(payload, at)
     fields = {}
-    for name in ("kid", "ts", "nonce", "sig", "aud"):
+    for name in names:
         found = [m for m in members if m[0] == name]
         if len(found) > 1:
             return "unauthenticated"
         if not found:
-            if name == "aud":
+            if name in optional:
                 continue
             return "unauthenticated"
         _, start, stop = found[0]
@@ -156,6 +164,32 @@ def verify_request(version: int, status: int, payload: bytes, keys: dict[str, by
     fields = _fields(payload)
     if isinstance(fields, str):
         return fields
+    code = _check_signer(version, status, payload, fields, keys, now_ms, skew_ms)
+    if code is not None:
+        return code
+    if own_kid is not None and fields.get("aud") != own_kid:
+        return "forbidden"
+    if not cache.check_and_insert(fields["kid"], fields["nonce"], fields["ts"], now_ms, skew_ms):
+        return "replayed"
+    return None
+
+
+def verify_reply(version: int, status: int, payload: bytes, keys: dict[str, bytes],
+                 now_ms: int, request_nonce: str, skew_ms: int = 30000) -> str | None:
+    """A reply to the request whose nonce was `request_nonce` (section 3.3 items 3 and 4):
+    no cache, `re` must name the request."""
+    fields = _fields(payload, reply=True)
+    if isinstance(fields, str):
+        return fields
+    code = _check_signer(version, status, payload, fields, keys, now_ms, skew_ms)
+    if code is not None:
+        return code
+    if "re" not in fields:
+        return "unauthenticated"
+    return None if fields["re"] == request_nonce else "replayed"
+
+
+def _check_signer(version, status, payload, fields, keys, now_ms, skew_ms):
     public = keys.get(fields["kid"])
     if public is None or ed25519.key_id(public) != fields["kid"]:
         return "unknown_key"
@@ -164,8 +198,47 @@ def verify_request(version: int, status: int, payload: bytes, keys: dict[str, by
     digest = frame_digest(version, status, payload, fields["sig_at"])
     if not ed25519.verify(public, digest, bytes.fromhex(fields["sig"])):
         return "bad_signature"
-    if own_kid is not None and fields.get("aud") != own_kid:
+    return None
+
+
+def origin_digest(ts: int, id: str, timestamp: str, source: str, type: str,
+                  data: bytes | None) -> bytes:
+    """Section 4 item 1: the strings unescaped, `data` as the bytes written."""
+    h = hashlib.sha512(ORIGIN_DOMAIN + ts.to_bytes(8, "big"))
+    for text in (id, timestamp, source, type):
+        b = text.encode("utf-8")
+        h.update(len(b).to_bytes(4, "big") + b)
+    h.update(b"\x00" if data is None else b"\x01" + data)
+    return h.digest()
+
+
+def verify_delivery_origin(payload: bytes, publishers: dict[str, bytes],
+                           node_kids: dict[str, str], now_ms: int, cache: ReplayCache,
+                           skew_ms: int = 30000) -> str | None:
+    """The origin of a delivered event whose frame already verified (section 4 item 3, the
+    sub-order of section 9): form, key, clock, signature, publisher, delivery cache.
+    `node_kids` maps node ids to their key ids (the policy's or the registry's list)."""
+    root = {name: (start, stop) for name, start, stop in _members(payload, 0)}
+    if "origin" not in root or payload[root["origin"][0]] != 0x7B:
+        return "unauthenticated"
+    fields = _auth_members(payload, root["origin"][0], ("kid", "ts", "sig"))
+    if isinstance(fields, str):
+        return fields
+    public = publishers.get(fields["kid"])
+    if public is None or ed25519.key_id(public) != fields["kid"]:
+        return "unknown_key"
+    if abs(now_ms - fields["ts"]) > skew_ms:
+        return "stale"
+    text = {k: uhome.parse_json(payload[a:b].decode("utf-8"))
+            for k, (a, b) in root.items() if k in ("id", "timestamp", "source", "type")}
+    data = payload[slice(*root["data"])] if "data" in root else None
+    digest = origin_digest(fields["ts"], text["id"], text["timestamp"], text["source"],
+                           text["type"], data)
+    if not ed25519.verify(public, digest, bytes.fromhex(fields["sig"])):
+        return "bad_signature"
+    if node_kids.get(text["source"]) != fields["kid"]:
         return "forbidden"
-    if not cache.check_and_insert(fields["kid"], fields["nonce"], fields["ts"], now_ms, skew_ms):
+    tag = hashlib.sha512(text["id"].encode("utf-8")).digest()[:16].hex()
+    if not cache.check_and_insert(fields["kid"], tag, fields["ts"], now_ms, skew_ms):
         return "replayed"
     return None
