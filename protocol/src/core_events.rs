@@ -470,9 +470,66 @@ pub fn pattern_matches(pattern: &str, event_type: &str) -> bool {
     }
 }
 
+/// Whether every type `pattern` matches is matched by `allowed` (both valid per
+/// [`is_valid_pattern`]): token by token, `allowed`'s `>` covers the rest, its `*` any one
+/// token of `pattern` (`*` included), a literal only itself; `pattern`'s `>` only `>`.
+pub fn pattern_covers(allowed: &str, pattern: &str) -> bool {
+    let mut a = allowed.split('.');
+    let mut p = pattern.split('.');
+    loop {
+        match (a.next(), p.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some(_), Some(">")) => return false,
+            (Some("*"), Some(_)) => {}
+            (Some(x), Some(y)) if x == y => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_cover_what_they_match() {
+        let cases = [
+            ("home.>", "home.lights.*", true),
+            ("home.>", "home.>", true),
+            ("home.>", "home", false),
+            ("home.*", "home.lights", true),
+            ("home.*", "home.*", true),
+            ("home.*", "home.>", false),
+            ("home.lights", "home.*", false),
+            ("*.a", "x.a", true),
+            (">", ">", true),
+            ("a.b", "a.b", true),
+            ("a.b", "a.b.c", false),
+        ];
+        for (allowed, pattern, covers) in cases {
+            assert_eq!(
+                pattern_covers(allowed, pattern),
+                covers,
+                "{allowed} ⊇ {pattern}"
+            );
+        }
+        // Covering agrees with matching on the types of a small alphabet.
+        let types = ["a", "b", "a.a", "a.b", "b.a", "a.a.a", "a.b.a"];
+        let patterns = ["a", "*", ">", "a.*", "a.>", "*.a", "a.*.a", "*.*", "b.>"];
+        for allowed in patterns {
+            for pattern in patterns {
+                if pattern_covers(allowed, pattern) {
+                    for t in types {
+                        assert!(
+                            !pattern_matches(pattern, t) || pattern_matches(allowed, t),
+                            "{allowed} covers {pattern} but not {t}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     fn raw(s: &str) -> Option<RawJson<'_>> {
         Some(RawJson::parse(s).unwrap())

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use uhome_protocol::core_events::{
-    pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID, DISCOVER,
+    pattern_matches, CoreType, Nodes, Publish, Subscription, BROKER_ID, DISCOVER, REGISTRY_ID,
 };
 use uhome_protocol::reply::{Queued, Response, Unsubscribed};
 use uhome_protocol::{Code, Event, V2};
@@ -25,6 +25,7 @@ use crate::kept::{self, KeptConnections};
 use crate::node::{ready, Dispatch, Node, ReplyFuture};
 use crate::nodes::{self, NodeEntry};
 use crate::reply::Reply;
+use crate::security::Security;
 use crate::server::{self, ServerHandle};
 
 /// Broker settings.
@@ -42,6 +43,8 @@ pub struct BrokerConfig {
     pub deadlines: Deadlines,
     /// Server limits.
     pub server: ServerConfig,
+    /// Signed frames (`spec/drafts/security.md`); `None`: a 1.2 broker.
+    pub security: Option<Arc<Security>>,
 }
 
 impl Default for BrokerConfig {
@@ -53,6 +56,7 @@ impl Default for BrokerConfig {
             max_deliveries_per_subscriber: MAX_DELIVERIES_PER_SUBSCRIBER,
             deadlines: Deadlines::default(),
             server: ServerConfig::default(),
+            security: None,
         }
     }
 }
@@ -127,6 +131,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl BrokerInner {
+    /// With security, records the address of each listed node whose key is trusted.
+    fn learn(&self, list: &[NodeEntry]) {
+        if let Some(security) = self.client.security() {
+            for node in list {
+                security.learn_node(&node.node_id, &node.address);
+            }
+        }
+    }
+
     /// Closes kept connections to addresses no longer listed with `keepAlive`.
     fn forget_kept(&self) {
         let kept: Vec<String> = lock(&self.state)
@@ -148,6 +161,17 @@ impl BrokerInner {
         keep_alive: bool,
         request: &OwnedEvent,
     ) -> Result<ReplyEvent, ClientError> {
+        if let Some(security) = self.client.security() {
+            if let Some(refusal) = security.outbound_refusal(address).await {
+                return Err(ClientError::NotAllowed {
+                    addr: address.to_string(),
+                    reason: refusal.reason,
+                });
+            }
+            // Signed deliveries go on a new connection each (kept connections carry
+            // unsigned frames only).
+            return self.client.send(address, request).await;
+        }
         if keep_alive {
             let frame = self.client.encode(request)?;
             match self.kept.send(address, frame, self.config.deadlines).await {
@@ -267,7 +291,9 @@ impl Dispatch for BrokerDispatch {
             CoreType::Nodes => ready(match Nodes::from_data(event.data) {
                 Ok(list) => {
                     let count = list.len();
-                    let change = lock(&self.shared.state).install(nodes::owned(&list));
+                    let list = nodes::owned(&list);
+                    self.shared.learn(&list);
+                    let change = lock(&self.shared.state).install(list);
                     match change {
                         Some(change) => tracing::info!(nodes = count, "node list: {change}"),
                         None => tracing::debug!(nodes = count, "node list unchanged"),
@@ -327,9 +353,11 @@ async fn discover(shared: Arc<BrokerInner>, registry: String, stop: Cancellation
             let data = reply.event.data.as_deref().filter(|_| reply.is_success());
             let list = data.and_then(|text| uhome_protocol::RawJson::parse(text).ok());
             if let Ok(list) = Nodes::from_data(list) {
+                let list = nodes::owned(&list);
+                shared.learn(&list);
                 let mut state = lock(&shared.state);
                 if !state.listed {
-                    state.install(nodes::owned(&list));
+                    state.install(list);
                     tracing::info!(
                         nodes = state.nodes.len(),
                         "node list obtained from the registry"
@@ -401,8 +429,15 @@ impl BrokerHandle {
 
 /// Starts a broker listening on `listen`.
 pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<BrokerHandle> {
+    let mut client = Client::with_deadlines(config.id.clone(), config.deadlines);
+    if let Some(security) = &config.security {
+        client = client.with_security(security.clone());
+        if let Some(registry) = &config.registry {
+            security.learn_node(REGISTRY_ID, registry);
+        }
+    }
     let shared = Arc::new(BrokerInner {
-        client: Client::with_deadlines(config.id.clone(), config.deadlines),
+        client,
         kept: KeptConnections::default(),
         state: Mutex::new(State::default()),
         deliveries: Arc::new(Semaphore::new(config.max_deliveries)),
@@ -415,13 +450,17 @@ pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<Broker
     server_config.max_handlers_in_flight = server_config
         .max_handlers_in_flight
         .max(server_config.max_connections);
-    let node = Arc::new(Node::new(
+    let mut node = Node::new(
         shared.config.id.clone(),
         Arc::new(BrokerDispatch {
             shared: shared.clone(),
         }),
         server_config,
-    ));
+    );
+    if let Some(security) = &shared.config.security {
+        node = node.with_security(security.clone());
+    }
+    let node = Arc::new(node);
     let server = server::spawn(listen, node).await?;
     let stop = CancellationToken::new();
     let mut tasks = Vec::new();

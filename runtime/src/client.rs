@@ -11,12 +11,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_util::codec::Decoder;
+use uhome_protocol::auth::{AuthError, KeyId, Nonce};
 use uhome_protocol::{encode_event, Body, Code, Envelope, Message};
 
 use crate::codec::{FrameCodec, OwnedFrame};
 use crate::config::CLIENT_TIMEOUT;
 use crate::event::OwnedEvent;
 use crate::reply::{encode_frame_vec, estimate, Verbatim};
+use crate::security::{Mode, PeerEntry, Security};
 
 /// Why a request got no reply.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,33 @@ pub enum ClientError {
     /// `data` is not JSON.
     #[error("data is not JSON: {0}")]
     BadData(uhome_protocol::Error),
+    /// In `secure` mode, no key is known for the node at the address.
+    #[error(
+        "no key is known for the node at {addr}: secure mode signs requests only for known nodes"
+    )]
+    NoKey {
+        /// The address.
+        addr: String,
+    },
+    /// The registry or the broker may not connect there (the outbound allow-list).
+    #[error("{addr}: {reason}")]
+    NotAllowed {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The request could not be signed.
+    #[error("cannot sign the request: {0}")]
+    Sign(AuthError),
+    /// The reply is not signed by the node called, or not for this request: no reply.
+    #[error("the reply from {addr} does not authenticate: {error}")]
+    Unauthenticated {
+        /// The address.
+        addr: String,
+        /// What failed (`error.code()`: the draft's code).
+        error: AuthError,
+    },
 }
 
 /// A decoded reply: its status byte and its event.
@@ -218,6 +247,7 @@ pub struct Client {
 struct Inner {
     source: String,
     deadlines: Deadlines,
+    security: Option<Arc<Security>>,
 }
 
 impl Client {
@@ -232,8 +262,25 @@ impl Client {
             inner: Arc::new(Inner {
                 source: source.into(),
                 deadlines,
+                security: None,
             }),
         }
+    }
+
+    /// The same client signing its requests and verifying the replies with `security`.
+    pub fn with_security(&self, security: Arc<Security>) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                source: self.inner.source.clone(),
+                deadlines: self.inner.deadlines,
+                security: Some(security),
+            }),
+        }
+    }
+
+    /// The client's security, when it signs.
+    pub fn security(&self) -> Option<&Arc<Security>> {
+        self.inner.security.as_ref()
     }
 
     /// The node id this client speaks as.
@@ -262,10 +309,65 @@ impl Client {
     }
 
     /// Sends one request on a new connection, reads the reply, closes ([UH-EXCHANGE-9]).
+    /// With security, the request is signed for the node known at `addr` and the reply must
+    /// be that node's, for this request.
     pub async fn send(&self, addr: &str, request: &OwnedEvent) -> Result<ReplyEvent, ClientError> {
-        let frame = self.encode(request)?;
+        let (frame, check) = self.sealed(addr, request)?;
         let reply = self.send_frame(addr, &frame).await?;
-        ReplyEvent::decode(&reply).map_err(ClientError::BadReply)
+        self.opened(addr, &reply, check.as_ref())
+    }
+
+    /// The request frame to send to `addr`, signed when this client has security and knows
+    /// the node there, with what checks the reply.
+    fn sealed(
+        &self,
+        addr: &str,
+        request: &OwnedEvent,
+    ) -> Result<(Bytes, Option<Expected>), ClientError> {
+        self.seal(addr, self.encode(request)?)
+    }
+
+    /// Sends an encoded request frame on a new connection as [`Client::send`] does: signed
+    /// and its reply verified when this client has security.
+    pub async fn send_encoded(&self, addr: &str, frame: Bytes) -> Result<ReplyEvent, ClientError> {
+        let (frame, check) = self.seal(addr, frame)?;
+        let reply = self.send_frame(addr, &frame).await?;
+        self.opened(addr, &reply, check.as_ref())
+    }
+
+    fn seal(&self, addr: &str, frame: Bytes) -> Result<(Bytes, Option<Expected>), ClientError> {
+        let Some(security) = self.inner.security.as_ref().filter(|s| s.signs()) else {
+            return Ok((frame, None));
+        };
+        let Some(peer) = security.peer_at(addr) else {
+            return match security.mode() {
+                Mode::Secure => Err(ClientError::NoKey {
+                    addr: addr.to_string(),
+                }),
+                Mode::Compat => Ok((frame, None)),
+            };
+        };
+        let (signed, nonce) = security
+            .sign_request(&frame, Some(KeyId::of(&peer.key)))
+            .map_err(ClientError::Sign)?;
+        Ok((signed, Some(Expected { peer, nonce })))
+    }
+
+    fn opened(
+        &self,
+        addr: &str,
+        reply: &OwnedFrame,
+        check: Option<&Expected>,
+    ) -> Result<ReplyEvent, ClientError> {
+        if let (Some(security), Some(expected)) = (&self.inner.security, check) {
+            security
+                .verify_reply(&reply.view(), &expected.peer, &expected.nonce)
+                .map_err(|error| ClientError::Unauthenticated {
+                    addr: addr.to_string(),
+                    error,
+                })?;
+        }
+        ReplyEvent::decode(reply).map_err(ClientError::BadReply)
     }
 
     /// Sends pre-encoded bytes on a new connection and returns the first reply frame.
@@ -299,6 +401,7 @@ impl Client {
             stream,
             buf: BytesMut::with_capacity(1024),
             client: self.clone(),
+            addr: addr.to_string(),
         })
     }
 
@@ -346,14 +449,21 @@ pub struct Connection {
     stream: TcpStream,
     buf: BytesMut,
     client: Client,
+    addr: String,
+}
+
+/// What a signed request's reply must be: signed by `peer`, with `re` = `nonce`.
+struct Expected {
+    peer: Arc<PeerEntry>,
+    nonce: Nonce,
 }
 
 impl Connection {
-    /// Sends a request and reads its reply.
+    /// Sends a request and reads its reply (signed and verified as [`Client::send`] does).
     pub async fn send(&mut self, request: &OwnedEvent) -> Result<ReplyEvent, ClientError> {
-        let frame = self.client.encode(request)?;
+        let (frame, check) = self.client.sealed(&self.addr, request)?;
         let reply = self.send_frame(&frame).await?;
-        ReplyEvent::decode(&reply).map_err(ClientError::BadReply)
+        self.client.opened(&self.addr, &reply, check.as_ref())
     }
 
     /// Writes `frame` in one write and reads one reply frame ([UH-EXCHANGE-11]).

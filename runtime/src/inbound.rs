@@ -2,6 +2,7 @@
 //! when evicted while quiet ([UH-EXCHANGE-17]).
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -99,13 +100,14 @@ pub async fn serve<S>(stream: S, node: &Node, shutdown: &CancellationToken) -> E
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    serve_tracked(stream, node, shutdown, &Activity::new()).await
+    serve_tracked(stream, None, node, shutdown, &Activity::new()).await
 }
 
-/// [`serve`], publishing the connection's [`Activity`]: it closes with [`End::Evicted`] when
+/// [`serve`] for a connection from `peer`, publishing its [`Activity`]: it closes with [`End::Evicted`] when
 /// asked while quiet.
 pub async fn serve_tracked<S>(
     mut stream: S,
+    peer: Option<IpAddr>,
     node: &Node,
     shutdown: &CancellationToken,
     activity: &Activity,
@@ -125,7 +127,7 @@ where
                 Ok(None) => break,
                 Err(e) => return End::Io(e),
             };
-            let reply = node.reply_bytes(&frame).await;
+            let reply = node.reply_bytes(&frame, peer).await;
             match timeout(config.write_timeout, stream.write_all(&reply)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return End::Io(e),

@@ -15,6 +15,7 @@ pub mod kept;
 pub mod node;
 pub mod nodes;
 pub mod reply;
+pub mod security;
 pub mod server;
 
 pub use client::{Client, ClientError, ReplyEvent};

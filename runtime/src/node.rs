@@ -1,6 +1,7 @@
 //! A node: its id, what it dispatches, and how one request frame becomes one reply frame.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,12 +9,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio::sync::Semaphore;
+use uhome_protocol::core_events::CoreType;
 use uhome_protocol::exchange::{self, Answer, Immediate, Limits};
-use uhome_protocol::Event;
+use uhome_protocol::{Event, Frame, Message};
 
 use crate::codec::OwnedFrame;
 use crate::config::ServerConfig;
 use crate::reply::Reply;
+use crate::security::Security;
 
 /// The asynchronous part of handling a request.
 pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
@@ -27,12 +30,13 @@ pub trait Dispatch: Send + Sync + 'static {
     fn dispatch(&self, version: u16, event: &Event<'_>) -> Option<ReplyFuture>;
 }
 
-/// A node: id, dispatch, and the limits of its server side.
+/// A node: id, dispatch, the limits of its server side, and its security when it has a key.
 pub struct Node {
     id: String,
     dispatch: Arc<dyn Dispatch>,
     handlers: Semaphore,
     config: ServerConfig,
+    security: Option<Arc<Security>>,
 }
 
 impl Node {
@@ -43,7 +47,20 @@ impl Node {
             handlers: Semaphore::new(config.max_handlers_in_flight),
             dispatch,
             config,
+            security: None,
         }
+    }
+
+    /// The node verifies every request and signs every reply with `security`
+    /// (`spec/drafts/security.md`).
+    pub fn with_security(mut self, security: Arc<Security>) -> Node {
+        self.security = Some(security);
+        self
+    }
+
+    /// The node's security, when it has a key.
+    pub fn security(&self) -> Option<&Arc<Security>> {
+        self.security.as_ref()
     }
 
     /// The node id, used as `source` of its replies.
@@ -56,15 +73,43 @@ impl Node {
         &self.config
     }
 
-    /// Answers one request frame ([UH-EXCHANGE-2]). The exchange core of `uhome-protocol`
-    /// decides by [UH-EXCHANGE-10]; every node answers healthchecks ([UH-CORE-2]).
-    pub async fn reply_bytes(&self, frame: &OwnedFrame) -> Bytes {
-        self.reply(frame).await.encode(&self.id)
+    /// Answers one request frame from `peer` ([UH-EXCHANGE-2]). The exchange core of
+    /// `uhome-protocol` decides by [UH-EXCHANGE-10]; every node answers healthchecks
+    /// ([UH-CORE-2]). With security, the reply is signed.
+    pub async fn reply_bytes(&self, frame: &OwnedFrame, peer: Option<IpAddr>) -> Bytes {
+        let reply = self.reply(frame, peer).await.encode(&self.id);
+        let Some(security) = self.security.as_ref().filter(|s| s.signs()) else {
+            return reply;
+        };
+        match security.sign_reply(&reply, &frame.view()) {
+            Ok(signed) => signed,
+            Err(e) => {
+                tracing::error!(node = %self.id, error = %e, "cannot sign the reply");
+                let internal = Reply::internal("the reply could not be signed").encode(&self.id);
+                security
+                    .sign_reply(&internal, &frame.view())
+                    .unwrap_or(internal)
+            }
+        }
     }
 
-    /// The reply to one request frame, before encoding.
-    pub async fn reply(&self, frame: &OwnedFrame) -> Reply {
-        let work = match exchange::answer(&frame.view(), &Limits::REFERENCE) {
+    /// The reply to one request frame, before encoding: decoding refusals first, then, with
+    /// security, authentication and authorization, then dispatch (the draft's order).
+    pub async fn reply(&self, frame: &OwnedFrame, peer: Option<IpAddr>) -> Reply {
+        let view = frame.view();
+        let answer = exchange::answer(&view, &Limits::REFERENCE);
+        if let (Some(security), Some(event)) = (&self.security, authenticated_part(&answer, &view))
+        {
+            let core = CoreType::of(&event.event_type);
+            let checked = security
+                .admit(&view, peer)
+                .and_then(|admission| security.authorize(&admission, &event));
+            if let Err(refusal) = checked {
+                tracing::debug!(node = %self.id, ?peer, code = refusal.code.as_str(), reason = %refusal.reason, "request refused");
+                return refusal.reply(core);
+            }
+        }
+        let work = match answer {
             Answer::Reply(reply) => return immediate(&reply),
             Answer::Dispatch { version, event } => match self.dispatch.dispatch(version, &event) {
                 Some(work) => work,
@@ -95,6 +140,20 @@ impl Node {
                 Reply::internal("the handler exceeded its deadline")
             }
         }
+    }
+}
+
+/// The event to authenticate: every request that decoded, the healthcheck the exchange core
+/// answers by itself included; `None` for a decoding refusal (answered first, unsigned
+/// requests or not).
+fn authenticated_part<'a>(answer: &Answer<'a>, frame: &Frame<'a>) -> Option<Event<'a>> {
+    match answer {
+        Answer::Dispatch { event, .. } => Some(*event),
+        Answer::Reply(Immediate::Healthy) => match frame.request() {
+            Ok(Message::Event(event)) => Some(event),
+            _ => None,
+        },
+        Answer::Reply(_) => None,
     }
 }
 

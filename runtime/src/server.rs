@@ -197,7 +197,8 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: Cancellat
         let shutdown = shutdown.clone();
         let open = open.clone();
         connections.spawn(async move {
-            let end = inbound::serve_tracked(stream, &node, &shutdown, &activity).await;
+            let end =
+                inbound::serve_tracked(stream, Some(peer.ip()), &node, &shutdown, &activity).await;
             match end {
                 End::Io(e) => tracing::debug!(%peer, error = %e, "connection failed"),
                 End::Evicted => {

@@ -21,7 +21,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uhome_protocol::core_events::{self, is_valid_pattern, pattern_matches};
+use uhome_protocol::core_events::{
+    self, is_valid_pattern, pattern_matches, BROKER_ID, REGISTRY_ID,
+};
 use uhome_protocol::Event;
 
 use crate::client::{Client, ClientError, Deadlines, ReplyEvent};
@@ -31,6 +33,7 @@ use crate::event::OwnedEvent;
 use crate::node::{Dispatch, Node, ReplyFuture};
 use crate::nodes::NodeEntry;
 use crate::reply::Reply;
+use crate::security::{hex, Security};
 use crate::server::{self, ServerHandle};
 
 /// An application handler.
@@ -145,6 +148,7 @@ pub struct ServiceBuilder {
     backoff: (Duration, Duration),
     give_up_after: Option<Duration>,
     refresh: Duration,
+    security: Option<Arc<Security>>,
 }
 
 impl ServiceBuilder {
@@ -163,7 +167,16 @@ impl ServiceBuilder {
             backoff: SERVICE_BACKOFF,
             give_up_after: None,
             refresh: SERVICE_REFRESH,
+            security: None,
         }
+    }
+
+    /// Signs requests and replies and verifies what arrives with `security`
+    /// (`spec/drafts/security.md`): the registry's and the broker's keys must be among its
+    /// trusted keys.
+    pub fn security(mut self, security: Arc<Security>) -> Self {
+        self.security = Some(security);
+        self
     }
 
     /// Where to listen (port 0 picks one).
@@ -278,7 +291,11 @@ impl ServiceBuilder {
         let dispatch = Arc::new(Handlers {
             handlers: self.handlers,
         });
-        let node = Arc::new(Node::new(self.id.clone(), dispatch, self.server));
+        let mut node = Node::new(self.id.clone(), dispatch, self.server);
+        if let Some(security) = &self.security {
+            node = node.with_security(security.clone());
+        }
+        let node = Arc::new(node);
         // Listening before registering: the registry health-checks the address while the
         // registration is pending ([UH-SERVICE-1]).
         let server =
@@ -297,8 +314,18 @@ impl ServiceBuilder {
                 patterns.push(pattern);
             }
         }
+        let mut client = Client::with_deadlines(self.id.clone(), self.deadlines);
+        if let Some(security) = &self.security {
+            client = client.with_security(security.clone());
+            if let Some(registry) = &self.registry {
+                security.learn_node(REGISTRY_ID, registry);
+            }
+            if let Some(broker) = &self.broker {
+                security.learn_node(BROKER_ID, broker);
+            }
+        }
         let shared = Arc::new(ServiceInner {
-            client: Client::with_deadlines(self.id.clone(), self.deadlines),
+            client,
             id: self.id,
             advertised,
             registry: self.registry,
@@ -414,7 +441,12 @@ impl ServiceInner {
 
     async fn register(&self, registry: &str) -> Result<Registered, Failure> {
         // The node serves pipelined requests on kept connections ([UH-REGISTRY-11]).
-        let data = json!({ "nodeId": self.id, "address": self.advertised, "keepAlive": true });
+        let mut data = json!({ "nodeId": self.id, "address": self.advertised, "keepAlive": true });
+        let key = self.client.security().and_then(|s| s.public_key());
+        if let (Some(key), Some(map)) = (key, data.as_object_mut()) {
+            // The key the registry checks against its policy (spec/drafts/security.md 2.4).
+            map.insert("key".into(), hex(key.as_bytes()).into());
+        }
         let reply = self
             .client
             .request(registry, core_events::REGISTER, Some(&data))

@@ -284,7 +284,7 @@ impl Server {
 
     /// The runtime's reply, with the declared limit.
     async fn correct(&self, request: &OwnedFrame) -> Reply {
-        self.node.reply(request).await
+        self.node.reply(request, None).await
     }
 
     fn accepts(&self, e: &Error) -> bool {

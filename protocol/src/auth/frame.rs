@@ -317,6 +317,14 @@ pub fn verify_frame<'a, K: KeyStore + ?Sized, const N: usize>(
     Ok(verified)
 }
 
+/// The nonce of a request's authenticator when the request decodes and its `auth` is in
+/// form, its signature unchecked: what a node writes as `re` in the reply that refuses it.
+pub fn request_nonce(frame: &Frame<'_>) -> Option<Nonce> {
+    authenticated(frame, true, false)
+        .ok()
+        .map(|(_, fields, _)| fields.nonce)
+}
+
 /// Verifies a reply to the request whose nonce was `request`: decodes it as
 /// [`Frame::message`] does (any status), checks as [`verify_frame`] does up to the signature
 /// and the audience, then that `re` is `request` (`replayed` otherwise; a reply without `re`

@@ -58,8 +58,8 @@ pub use ed25519_dalek;
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 pub use error::{AuthCode, AuthError, AuthFault, Field};
 pub use frame::{
-    append_member, frame_digest, sign_encoded, sign_frame, sign_in_place, verify_frame,
-    verify_reply, Signer, Verified, VerifyOptions,
+    append_member, frame_digest, request_nonce, sign_encoded, sign_frame, sign_in_place,
+    verify_frame, verify_reply, Signer, Verified, VerifyOptions,
 };
 pub use keys::{KeyId, KeyStore, Nonce};
 pub use origin::{origin_digest, sign_origin, verify_origin, Origin, SignedText};

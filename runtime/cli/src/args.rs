@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::config::{self, ServerConfig, BROKER_PORT, REGISTRY_PORT};
 use uhome_runtime::registry::RegistryConfig;
+use uhome_runtime::security::Mode;
 use uhome_runtime::service::ServiceBuilder;
 use uhome_runtime::Client;
 
@@ -65,6 +66,46 @@ pub enum Command {
     Config(ConfigArgs),
     /// Bridge the mesh to another system: `uhome bridge mqtt`.
     Bridge(BridgeArgs),
+    /// Node keys for signed frames: `uhome key new FILE`, `uhome key show FILE`.
+    Key(KeyArgs),
+}
+
+/// Options of `uhome key`.
+#[derive(Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub action: KeyAction,
+}
+
+/// What `uhome key` does.
+#[derive(Subcommand)]
+pub enum KeyAction {
+    /// Create FILE (mode 0600, never overwritten) with a new Ed25519 secret key, and print
+    /// its public key and key id for the policy file.
+    New {
+        /// The key file to create.
+        file: PathBuf,
+    },
+    /// Print the public key and key id of a key file.
+    Show {
+        /// The key file.
+        file: PathBuf,
+    },
+}
+
+/// Signed frames (`spec/drafts/security.md`): with neither flag a node runs `compat` without
+/// a key, serving unauthenticated requests from the loopback and private ranges only.
+#[derive(Args, Clone, Default)]
+pub struct SecurityArgs {
+    /// This node's secret key (`uhome key new FILE`; refused when others can read it).
+    #[arg(long, value_name = "FILE", requires = "policy")]
+    pub key_file: Option<PathBuf>,
+    /// The operator's policy file: the mode, the keys pinned to node ids, what each may do.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// `secure` or `compat` [default: the policy's `mode`].
+    #[arg(long, value_name = "MODE", requires = "policy")]
+    pub mode: Option<Mode>,
 }
 
 #[derive(Args, Clone)]
@@ -146,6 +187,19 @@ pub struct MeshArgs {
     pub file: ConfigArg,
     #[command(flatten)]
     pub node: NodeArgs,
+    /// The operator's policy file (see `uhome broker --help`); with it, the two key files.
+    #[arg(long, value_name = "FILE", requires_all = ["registry_key_file", "broker_key_file"])]
+    pub policy: Option<PathBuf>,
+    /// The registry's secret key file.
+    #[arg(long, value_name = "FILE", requires = "policy")]
+    pub registry_key_file: Option<PathBuf>,
+    /// The broker's secret key file.
+    #[arg(long, value_name = "FILE", requires = "policy")]
+    pub broker_key_file: Option<PathBuf>,
+    /// `secure` or `compat` [default: the policy's `mode`; without a policy, `compat`
+    /// without keys: unauthenticated requests from the loopback and private ranges only].
+    #[arg(long, value_name = "MODE", requires = "policy")]
+    pub mode: Option<Mode>,
 }
 
 #[derive(Args)]
@@ -160,6 +214,8 @@ pub struct BrokerArgs {
     pub file: ConfigArg,
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 #[derive(Args)]
@@ -176,6 +232,8 @@ pub struct RegistryArgs {
     pub file: ConfigArg,
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 #[derive(Args)]
@@ -210,6 +268,8 @@ pub struct ServiceArgs {
     pub file: ConfigArg,
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 /// How a service waits for the registry and the broker and keeps its place ([UH-SERVICE-6],
@@ -242,18 +302,35 @@ pub struct ClientArgs {
     /// Deadline of each of connect, write and read.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
     pub timeout: Duration,
+    /// Sign requests with this secret key (`--source` must be the node id the policy pins
+    /// it to).
+    #[arg(long, value_name = "FILE", requires = "policy")]
+    pub key_file: Option<PathBuf>,
+    /// The policy file whose keys the replies are verified with.
+    #[arg(long, value_name = "FILE", requires = "key_file")]
+    pub policy: Option<PathBuf>,
 }
 
 impl ClientArgs {
-    pub fn client(&self) -> Client {
-        Client::with_deadlines(
+    /// The client, signing when a key and a policy are given; `peers` are the (node id,
+    /// address) pairs it will call, whose keys it takes from the policy.
+    pub fn client(&self, peers: &[(&str, &str)]) -> Result<Client, String> {
+        let client = Client::with_deadlines(
             self.source.clone(),
             Deadlines {
                 connect: self.timeout,
                 write: self.timeout,
                 read: self.timeout,
             },
-        )
+        );
+        let (Some(key), Some(policy)) = (&self.key_file, &self.policy) else {
+            return Ok(client);
+        };
+        let security = crate::security::load(key, policy, None)?;
+        for (node_id, address) in peers {
+            security.learn_node(node_id, address);
+        }
+        Ok(client.with_security(security))
     }
 }
 
@@ -265,6 +342,9 @@ pub struct SendArgs {
     pub event_type: String,
     /// Event data, as JSON.
     pub data: Option<String>,
+    /// The node id at the address, whose key (from `--policy`) the request is signed for.
+    #[arg(long, value_name = "NODE_ID", requires = "policy")]
+    pub to: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -340,6 +420,9 @@ pub struct SubArgs {
     /// Exit with an error when the registry or the broker stays out of reach this long.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub give_up_after: Duration,
+    /// With `--key-file`, `--id` must be the node id the policy pins the key to.
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 /// Options of `uhome bench`.

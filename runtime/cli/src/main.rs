@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod config_file;
+mod security;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -122,5 +123,6 @@ pub(crate) async fn run(
         Command::Repl(_) => Err("already in the REPL".into()),
         Command::Bench(args) => commands::bench::run(args).await,
         Command::Bridge(args) => commands::bridge::run(args, stop).await,
+        Command::Key(args) => commands::key::run(args),
     }
 }

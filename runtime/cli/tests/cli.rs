@@ -234,7 +234,8 @@ fn exit_statuses_and_usage_errors() {
 #[test]
 fn every_subcommand_has_help() {
     for sub in [
-        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "sub", "repl", "bench",
+        "mesh", "broker", "registry", "service", "send", "publish", "nodes", "sub", "repl",
+        "bench", "key",
     ] {
         let out = run(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
@@ -990,4 +991,193 @@ fn uhome_service_waits_for_a_mesh_started_later_and_logs_each_wait_once() {
         "{log}"
     );
     assert!(log.contains("unregistered"), "{log}");
+}
+
+/// `uhome key new FILE`, and the public key it prints.
+fn new_key(dir: &std::path::Path, name: &str) -> (String, String) {
+    let path = dir.join(format!("{name}.key"));
+    let path = path.to_str().unwrap().to_string();
+    let out = run(&["key", "new", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let public = text
+        .lines()
+        .find_map(|l| l.strip_prefix("public "))
+        .unwrap()
+        .to_string();
+    assert_eq!(public.len(), 64, "{text}");
+    (path, public)
+}
+
+#[test]
+fn key_files_are_private_and_never_overwritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, public) = new_key(dir.path(), "node");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let shown = run(&["key", "show", &path]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(&public));
+    let again = run(&["key", "new", &path]);
+    assert!(!again.status.success(), "overwrote the key");
+    let shown = run(&["key", "show", &path]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains(&public),
+        "the key changed"
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let exposed = run(&["key", "show", &path]);
+    assert!(!exposed.status.success());
+    assert!(
+        stderr(&exposed).contains("chmod 600"),
+        "{}",
+        stderr(&exposed)
+    );
+}
+
+#[test]
+fn the_secure_walkthrough_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry_key, registry_public) = new_key(dir.path(), "registry");
+    let (broker_key, broker_public) = new_key(dir.path(), "broker");
+    let (lamp_key, lamp_public) = new_key(dir.path(), "lamp");
+    let (cli_key, cli_public) = new_key(dir.path(), "cli");
+    let policy = write(
+        dir.path(),
+        "policy.toml",
+        &format!(
+            r#"mode = "secure"
+
+[[node]]
+id = "µHome/core/serviceRegistry"
+key = "{registry_public}"
+role = "registry"
+
+[[node]]
+id = "µHome/core/eventBroker"
+key = "{broker_public}"
+role = "broker"
+
+[[node]]
+id = "lamp"
+key = "{lamp_public}"
+subscribe = ["home.>"]
+
+[[node]]
+id = "uhome/cli"
+key = "{cli_public}"
+publish = ["home.lamp.*"]
+"#
+        ),
+    );
+    let (broker, registry) = (free_port(), free_port());
+    let broker_addr = format!("127.0.0.1:{broker}");
+    let registry_addr = format!("127.0.0.1:{registry}");
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &broker_addr,
+        "--registry-listen",
+        &registry_addr,
+        "--policy",
+        &policy,
+        "--registry-key-file",
+        &registry_key,
+        "--broker-key-file",
+        &broker_key,
+    ]);
+    let signed = ["--key-file", cli_key.as_str(), "--policy", policy.as_str()];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut args = vec!["send", &broker_addr, "µHome.core.healthcheck", "--to"];
+        args.extend(["µHome/core/eventBroker", "--timeout", "500ms"]);
+        args.extend(signed);
+        if run(&args).status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the secure mesh never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Unsigned requests are refused with the draft's code.
+    let unsigned = run(&["send", &broker_addr, "µHome.core.healthcheck"]);
+    assert_eq!(unsigned.status.code(), Some(12));
+    assert_eq!(json(&unsigned)["event"]["error"]["code"], "unauthenticated");
+
+    let mut lamp = spawn(&[
+        "service",
+        "--id",
+        "lamp",
+        "--port",
+        "0",
+        "--registry",
+        &registry_addr,
+        "--broker",
+        &broker_addr,
+        "--log",
+        "home.>",
+        "--key-file",
+        &lamp_key,
+        "--policy",
+        &policy,
+    ]);
+    let printed = lines(&mut lamp);
+    let mut nodes = serde_json::Value::Null;
+    for _ in 0..100 {
+        let mut args = vec!["nodes", "--registry", &registry_addr];
+        args.extend(signed);
+        nodes = json(&run(&args));
+        if nodes.as_array().is_some_and(|n| !n.is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(nodes[0]["nodeId"], "lamp", "{nodes}");
+
+    let mut report = serde_json::Value::Null;
+    for _ in 0..50 {
+        let mut args = vec![
+            "publish",
+            "home.lamp.on",
+            r#"{"level": 80}"#,
+            "--broker",
+            &broker_addr,
+        ];
+        args.extend(signed);
+        report = json(&run(&args));
+        if report["delivered"] == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(report, serde_json::json!({"delivered": 1, "failed": []}));
+    let line = printed
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the service prints the signed delivery");
+    assert!(
+        line.contains("lamp received home.lamp.on from uhome/cli"),
+        "{line}"
+    );
+
+    // What the policy does not allow, and unsigned publishes, are refused.
+    let mut args = vec!["publish", "home.door.unlock", "--broker", &broker_addr];
+    args.extend(signed);
+    let forbidden = run(&args);
+    assert!(!forbidden.status.success());
+    assert!(
+        stderr(&forbidden).contains("forbidden"),
+        "{}",
+        stderr(&forbidden)
+    );
+    let unsigned = run(&["publish", "home.lamp.on", "--broker", &broker_addr]);
+    assert!(!unsigned.status.success());
+    assert!(
+        stderr(&unsigned).contains("unauthenticated"),
+        "{}",
+        stderr(&unsigned)
+    );
+    assert!(
+        printed.recv_timeout(Duration::from_millis(300)).is_err(),
+        "a refused publish was delivered"
+    );
 }

@@ -24,6 +24,12 @@ impl RegistryInner {
             address,
             keep_alive,
         } = &node;
+        if let Some(security) = self.client.security() {
+            if let Some(refusal) = security.outbound_refusal(address).await {
+                return refusal.reply(Some(CoreType::Register));
+            }
+            security.learn_node(node_id, address);
+        }
         if !self.healthy(address).await {
             return fail(Code::Unhealthy, "Unhealthy service");
         }

@@ -22,12 +22,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use uhome_protocol::core_events::REGISTRY_ID;
+use uhome_protocol::core_events::{BROKER_ID, REGISTRY_ID};
 
 use crate::client::{Client, Deadlines};
 use crate::config::{ServerConfig, EVICT_AFTER, HEALTH_INTERVAL};
 use crate::node::Node;
 use crate::nodes::NodeEntry;
+use crate::security::Security;
 use crate::server::{self, ServerHandle};
 use handlers::RegistryDispatch;
 use state::{Entry, RegistryInner};
@@ -50,6 +51,8 @@ pub struct RegistryConfig {
     pub deadlines: Deadlines,
     /// Server limits.
     pub server: ServerConfig,
+    /// Signed frames (`spec/drafts/security.md`); `None`: a 1.2 registry.
+    pub security: Option<Arc<Security>>,
 }
 
 impl Default for RegistryConfig {
@@ -62,6 +65,7 @@ impl Default for RegistryConfig {
             evict_after: EVICT_AFTER,
             deadlines: Deadlines::default(),
             server: ServerConfig::default(),
+            security: None,
         }
     }
 }
@@ -143,8 +147,18 @@ pub async fn start(listen: &str, config: RegistryConfig) -> Result<RegistryHandl
     };
     let (wanted, _) = watch::channel(1u64);
     let (attempted_tx, attempted) = watch::channel(0u64);
+    let mut client = Client::with_deadlines(config.id.clone(), config.deadlines);
+    if let Some(security) = &config.security {
+        client = client.with_security(security.clone());
+        if let Some(broker) = &config.broker {
+            security.learn_node(BROKER_ID, broker);
+        }
+        for node in &recovered.nodes {
+            security.learn_node(&node.node_id, &node.address);
+        }
+    }
     let shared = Arc::new(RegistryInner {
-        client: Client::with_deadlines(config.id.clone(), config.deadlines),
+        client,
         nodes: Mutex::new(
             recovered
                 .nodes
@@ -161,13 +175,17 @@ pub async fn start(listen: &str, config: RegistryConfig) -> Result<RegistryHandl
         attempted,
         config,
     });
-    let node = Arc::new(Node::new(
+    let mut node = Node::new(
         shared.config.id.clone(),
         Arc::new(RegistryDispatch {
             shared: shared.clone(),
         }),
         shared.config.server.clone(),
-    ));
+    );
+    if let Some(security) = &shared.config.security {
+        node = node.with_security(security.clone());
+    }
+    let node = Arc::new(node);
     let server = server::spawn(listen, node)
         .await
         .map_err(|source| RegistryError::Bind {

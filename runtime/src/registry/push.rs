@@ -99,8 +99,8 @@ async fn push_once(shared: &RegistryInner, broker: &str) -> bool {
     let Ok(frame) = nodes_frame(&shared.config.id, &shared.list()) else {
         return false;
     };
-    match shared.client.send_frame(broker, &frame).await {
-        Ok(reply) => reply.header.status == uhome_protocol::status::OK,
+    match shared.client.send_encoded(broker, frame).await {
+        Ok(reply) => reply.status == uhome_protocol::status::OK,
         Err(e) => {
             tracing::debug!(target: LOG_TARGET, error = %e, "list push failed");
             false

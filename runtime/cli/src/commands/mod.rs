@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bridge;
 pub mod broker;
 pub mod config;
+pub mod key;
 pub mod mesh;
 pub mod nodes;
 pub mod publish;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use serde_json::json;
+use uhome_protocol::core_events::BROKER_ID;
 use uhome_runtime::{service, PublishOutcome};
 
 use super::{parse_data, print_json};
@@ -12,9 +13,10 @@ use crate::args::PublishArgs;
 /// deliveries were queued.
 pub async fn run(args: PublishArgs) -> Result<ExitCode, String> {
     let data = parse_data(args.data.as_deref())?;
+    let client = args.client.client(&[(BROKER_ID, &args.broker)])?;
     if args.no_wait {
         let outcome = service::publish_without_waiting(
-            &args.client.client(),
+            &client,
             &args.broker,
             &args.event_type,
             data.as_ref(),
@@ -29,14 +31,9 @@ pub async fn run(args: PublishArgs) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let report = service::publish(
-        &args.client.client(),
-        &args.broker,
-        &args.event_type,
-        data.as_ref(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let report = service::publish(&client, &args.broker, &args.event_type, data.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
     print_json(&json!({ "delivered": report.delivered, "failed": report.failed }));
     Ok(ExitCode::SUCCESS)
 }

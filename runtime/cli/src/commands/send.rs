@@ -10,9 +10,14 @@ use crate::args::SendArgs;
 /// Sends the event, prints the reply, and exits as `uhome send --help` says.
 pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
     let data = parse_data(args.data.as_deref())?;
+    let peers: Vec<(&str, &str)> = args
+        .to
+        .iter()
+        .map(|id| (id.as_str(), args.addr.as_str()))
+        .collect();
     let reply = args
         .client
-        .client()
+        .client(&peers)?
         .request(&args.addr, &args.event_type, data.as_ref())
         .await
         .map_err(|e| e.to_string())?;

@@ -21,6 +21,9 @@ pub async fn run(args: ServiceArgs, stop: impl Future<Output = ()>) -> Result<Ex
         .registry(args.registry)
         .broker(args.broker)
         .server_config(args.node.server());
+    let security = crate::security::node(&args.security)?;
+    crate::security::announce(&args.id, &security);
+    builder = builder.security(security);
     if let Some(advertise) = args.advertise {
         builder = builder.advertise(advertise);
     }

@@ -60,6 +60,7 @@ pub async fn run(args: SubArgs, stop: impl Future<Output = ()>) -> Result<ExitCo
     if let Some(advertise) = &args.advertise {
         builder = builder.advertise(advertise.clone());
     }
+    builder = builder.security(crate::security::node(&args.security)?);
     for pattern in &args.patterns {
         let tx = tx.clone();
         builder = builder

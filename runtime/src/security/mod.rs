@@ -1,0 +1,531 @@
+//! Authenticated nodes (`spec/drafts/security.md`, a draft for spec 1.3): a node's mode and
+//! key, the keys it trusts and what each may do, and the checks and signatures of one
+//! exchange. The codec side is `uhome_protocol::auth`.
+//!
+//! A node with a [`Security`] verifies every request after decoding (step 5 of the draft's
+//! order of checks), authorizes it by the rules of section 6.2, and signs every reply, with
+//! `re` naming the request's nonce. Its client signs every request for a node whose key it
+//! knows and verifies the reply with that key.
+
+mod allow;
+mod keyfile;
+mod policy;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+use uhome_protocol::auth::{
+    request_nonce, sign_encoded, verify_frame, verify_reply, AuthCode, AuthError, AuthFault, Field,
+    KeyId, Nonce, ReplayCache, Signer, SigningKey, VerifyOptions, VerifyingKey,
+};
+use uhome_protocol::core_events::{pattern_covers, pattern_matches, CoreType};
+use uhome_protocol::{Event, Frame};
+
+pub use allow::AllowList;
+pub use keyfile::{
+    describe, generate_key_file, hex, load_key_file, parse_hex32, random_key, KeyFileError,
+};
+pub use policy::{PeerEntry, Policy, Role};
+
+use crate::reply::Reply;
+
+/// The replay cache's capacity: 4096 × 32 bytes (section 5.2).
+pub const REPLAY_CACHE: usize = 4096;
+
+/// Room the member `auth` needs in a frame: 233 bytes with a 13-digit `ts`, 273 with `re`.
+const AUTH_ROOM: usize = 320;
+
+/// How a node treats unauthenticated requests (section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Every request must carry a valid authenticator.
+    Secure,
+    /// Requests without `auth` are served from the compat allow-list's addresses.
+    Compat,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Secure => "secure",
+            Mode::Compat => "compat",
+        })
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "secure" => Ok(Mode::Secure),
+            "compat" => Ok(Mode::Compat),
+            other => Err(format!("{other:?} is not a mode: secure or compat")),
+        }
+    }
+}
+
+/// Who sent a request that passed authentication.
+#[derive(Debug, Clone)]
+pub enum Admission {
+    /// No `auth`, from an address of the compat allow-list.
+    Unauthenticated,
+    /// Signed by a known key.
+    Signed(Arc<PeerEntry>),
+}
+
+/// A refused request: the code of section 10 and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The code.
+    pub code: AuthCode,
+    /// What was wrong, naming the member between double quotes.
+    pub reason: String,
+}
+
+impl Refusal {
+    fn forbidden(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            code: AuthCode::Forbidden,
+            reason: reason.into(),
+        }
+    }
+
+    fn of(error: &AuthError) -> Refusal {
+        Refusal {
+            code: error.code().unwrap_or(AuthCode::Unauthenticated),
+            reason: error.to_string(),
+        }
+    }
+
+    /// The error reply: status 2, the code, the type's failure message for `forbidden` on a
+    /// core type, else the code's message.
+    pub fn reply(&self, request: Option<CoreType>) -> Reply {
+        let message = match (self.code, request) {
+            (AuthCode::Forbidden, Some(core)) => core.failure_message(),
+            _ => self.code.message(),
+        };
+        Reply::error(
+            self.code.status(),
+            self.code.as_str(),
+            message,
+            Some(&self.reason),
+        )
+    }
+}
+
+/// A node's security: its mode and key, the keys it trusts, its replay cache.
+pub struct Security {
+    mode: Mode,
+    key: Option<SigningKey>,
+    kid: Option<KeyId>,
+    skew_ms: u64,
+    compat_allow: AllowList,
+    outbound_allow: AllowList,
+    peers: RwLock<HashMap<KeyId, Arc<PeerEntry>>>,
+    by_address: RwLock<HashMap<String, KeyId>>,
+    cache: Mutex<Box<ReplayCache<REPLAY_CACHE>>>,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security")
+            .field("mode", &self.mode)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn fresh_nonce() -> Nonce {
+    let mut n = [0u8; 16];
+    // No random source is a broken host; a zero nonce is then refused as replayed by
+    // receivers after its first use, never accepted twice.
+    if getrandom::fill(&mut n).is_err() {
+        tracing::error!("the operating system's random source failed");
+    }
+    Nonce(n)
+}
+
+impl Security {
+    /// A node with `key` in `mode`, trusting no other key yet; compat allow-list empty,
+    /// outbound allow-list the loopback and private ranges.
+    pub fn new(mode: Mode, key: SigningKey) -> Security {
+        let kid = KeyId::of(&key.verifying_key());
+        Security {
+            mode,
+            key: Some(key),
+            kid: Some(kid),
+            skew_ms: uhome_protocol::auth::DEFAULT_SKEW_MS,
+            compat_allow: AllowList::default(),
+            outbound_allow: AllowList::local(),
+            peers: RwLock::new(HashMap::new()),
+            by_address: RwLock::new(HashMap::new()),
+            cache: Mutex::new(Box::new(ReplayCache::new())),
+        }
+    }
+
+    /// `compat` without a key: unauthenticated requests are served from `allow` and refused
+    /// from elsewhere; nothing is signed, and signed requests are refused (no key is
+    /// trusted). What a node runs when nothing is configured.
+    pub fn keyless(allow: AllowList) -> Security {
+        Security {
+            mode: Mode::Compat,
+            key: None,
+            kid: None,
+            skew_ms: uhome_protocol::auth::DEFAULT_SKEW_MS,
+            compat_allow: allow,
+            outbound_allow: AllowList::any(),
+            peers: RwLock::new(HashMap::new()),
+            by_address: RwLock::new(HashMap::new()),
+            cache: Mutex::new(Box::new(ReplayCache::new())),
+        }
+    }
+
+    /// Whether this node signs (it has a key).
+    pub fn signs(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// A node with `key` configured by `policy`.
+    pub fn from_policy(policy: &Policy, key: SigningKey) -> Security {
+        let mut s = Security::new(policy.mode, key)
+            .with_compat_allow(policy.compat_allow.clone())
+            .with_outbound_allow(policy.outbound_allow.clone())
+            .with_skew_ms(policy.skew_ms);
+        for entry in &policy.nodes {
+            s = s.with_peer(entry.clone());
+        }
+        s
+    }
+
+    /// Trusts a key for a node id.
+    pub fn with_peer(self, entry: PeerEntry) -> Security {
+        self.trust(entry);
+        self
+    }
+
+    /// Unauthenticated requests are served from these addresses in `compat` mode.
+    pub fn with_compat_allow(mut self, allow: AllowList) -> Security {
+        self.compat_allow = allow;
+        self
+    }
+
+    /// Health checks and deliveries go only to these addresses.
+    pub fn with_outbound_allow(mut self, allow: AllowList) -> Security {
+        self.outbound_allow = allow;
+        self
+    }
+
+    /// Another mode than the policy's.
+    pub fn with_mode(mut self, mode: Mode) -> Security {
+        self.mode = mode;
+        self
+    }
+
+    /// The clock window.
+    pub fn with_skew_ms(mut self, skew_ms: u64) -> Security {
+        self.skew_ms = skew_ms;
+        self
+    }
+
+    /// Adds or replaces a trusted key.
+    pub fn trust(&self, entry: PeerEntry) {
+        let kid = KeyId::of(&entry.key);
+        if let Ok(mut peers) = self.peers.write() {
+            peers.insert(kid, Arc::new(entry));
+        }
+    }
+
+    /// Records that the node at `address` has key `kid`, for the client's requests to it.
+    pub fn learn_address(&self, address: &str, kid: KeyId) {
+        if let Ok(mut map) = self.by_address.write() {
+            map.insert(address.to_string(), kid);
+        }
+    }
+
+    /// Records the address of a node whose key is trusted, for the client's requests to it
+    /// (the registry at a registration, the broker from the list, a service for the
+    /// registry and the broker).
+    pub fn learn_node(&self, node_id: &str, address: &str) {
+        if let Some(peer) = self.peer_by_node(node_id) {
+            self.learn_address(address, KeyId::of(&peer.key));
+        }
+    }
+
+    /// Why the registry or the broker must not connect to `address` (section 8): a name
+    /// that does not resolve, or an address (any the name resolves to) outside the outbound
+    /// allow-list. A list that allows every address resolves nothing.
+    pub async fn outbound_refusal(&self, address: &str) -> Option<Refusal> {
+        if self.outbound_allow == AllowList::any() {
+            return None;
+        }
+        let resolved: Vec<std::net::SocketAddr> = match address.parse() {
+            Ok(addr) => vec![addr],
+            Err(_) => match tokio::net::lookup_host(address).await {
+                Ok(found) => found.collect(),
+                Err(e) => {
+                    return Some(Refusal::forbidden(format!(
+                        "\"address\" {address:?} does not resolve: {e}"
+                    )))
+                }
+            },
+        };
+        match resolved
+            .iter()
+            .find(|a| !self.outbound_allow.allows(a.ip()))
+        {
+            Some(outside) => Some(Refusal::forbidden(format!(
+                "\"address\": {} is not in the outbound allow-list",
+                outside.ip()
+            ))),
+            None if resolved.is_empty() => Some(Refusal::forbidden(format!(
+                "\"address\" {address:?} resolves to no address"
+            ))),
+            None => None,
+        }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// This node's key id.
+    pub fn kid(&self) -> Option<KeyId> {
+        self.kid
+    }
+
+    /// This node's public key.
+    pub fn public_key(&self) -> Option<VerifyingKey> {
+        self.key.as_ref().map(SigningKey::verifying_key)
+    }
+
+    /// The compat allow-list.
+    pub fn compat_allow(&self) -> &AllowList {
+        &self.compat_allow
+    }
+
+    /// The outbound allow-list.
+    pub fn outbound_allow(&self) -> &AllowList {
+        &self.outbound_allow
+    }
+
+    /// The trusted key with this id.
+    pub fn peer(&self, kid: &KeyId) -> Option<Arc<PeerEntry>> {
+        self.peers.read().ok()?.get(kid).cloned()
+    }
+
+    /// The trusted key pinned to a node id.
+    pub fn peer_by_node(&self, node_id: &str) -> Option<Arc<PeerEntry>> {
+        let peers = self.peers.read().ok()?;
+        peers.values().find(|p| p.node_id == node_id).cloned()
+    }
+
+    /// The key of the node at `address`, when known.
+    pub fn peer_at(&self, address: &str) -> Option<Arc<PeerEntry>> {
+        let kid = *self.by_address.read().ok()?.get(address)?;
+        self.peer(&kid)
+    }
+
+    /// Authenticates a request that decoded (section 9 step 5): in `compat`, a request
+    /// without `auth` from an allowed address passes unauthenticated; otherwise the
+    /// authenticator must verify with a trusted key, name this node as `aud`, and carry a
+    /// nonce not seen before (recorded then).
+    pub fn admit(&self, frame: &Frame<'_>, peer: Option<IpAddr>) -> Result<Admission, Refusal> {
+        let now = now_ms();
+        let options = VerifyOptions {
+            skew_ms: self.skew_ms,
+            audience: self.kid,
+        };
+        let store = |kid: &KeyId| self.peer(kid).map(|p| p.key);
+        // The signature is checked without the cache's lock; only the nonce's record holds it.
+        let mut unchecked = ReplayCache::<0>::new();
+        let verified = match verify_frame(frame, &store, now, &mut unchecked, &options) {
+            Ok(verified) => verified,
+            Err(AuthError::Unauthenticated(AuthFault::Missing(Field::Auth)))
+                if self.mode == Mode::Compat && peer.is_some_and(|ip| self.compat_allow.allows(ip)) =>
+            {
+                return Ok(Admission::Unauthenticated)
+            }
+            Err(AuthError::Unauthenticated(AuthFault::Missing(Field::Auth))) => {
+                return Err(Refusal {
+                    code: AuthCode::Unauthenticated,
+                    reason: match self.mode {
+                        Mode::Secure => "member \"auth\" is missing: this node is in secure mode".into(),
+                        Mode::Compat => "member \"auth\" is missing and the address is not in the compat allow-list".into(),
+                    },
+                })
+            }
+            Err(e) => return Err(Refusal::of(&e)),
+        };
+        let fresh = self
+            .cache
+            .lock()
+            .map_or(Err(AuthError::Replayed), |mut cache| {
+                cache.check_and_insert(
+                    &verified.kid,
+                    &verified.nonce.0,
+                    verified.ts,
+                    now,
+                    self.skew_ms,
+                )
+            });
+        fresh.map_err(|e| Refusal::of(&e))?;
+        self.peer(&verified.kid)
+            .map(Admission::Signed)
+            .ok_or_else(|| Refusal::of(&AuthError::UnknownKey))
+    }
+
+    /// Authorizes an authenticated request (sections 6.1 and 6.2). Rules that read `data`
+    /// refuse only what they can read: malformed `data` is the handler's to refuse
+    /// (`invalid_data`), as the draft's order puts it first.
+    pub fn authorize(&self, admission: &Admission, event: &Event<'_>) -> Result<(), Refusal> {
+        let Admission::Signed(peer) = admission else {
+            return Ok(());
+        };
+        let core = CoreType::of(&event.event_type);
+        if peer.role == Role::Broker && core.is_none() {
+            // A delivery: `source` is the publisher's, the frame the broker's (section 6.1).
+            return Ok(());
+        }
+        if event.source != *peer.node_id {
+            return Err(Refusal::forbidden(format!(
+                "\"source\" is not {:?}, the node the key is pinned to",
+                peer.node_id
+            )));
+        }
+        let Some(core) = core else {
+            return Ok(());
+        };
+        let data: Option<Value> = event
+            .data
+            .and_then(|d| serde_json::from_str(d.as_str()).ok());
+        let text = |name: &str| data.as_ref()?.get(name)?.as_str().map(str::to_string);
+        match core {
+            CoreType::Healthcheck | CoreType::Discover => Ok(()),
+            CoreType::Register => {
+                if text("nodeId").is_some_and(|id| id != peer.node_id) {
+                    return Err(Refusal::forbidden("\"nodeId\" is not the signer's node"));
+                }
+                if text("key").is_some_and(|k| k != hex(peer.key.as_bytes())) {
+                    return Err(Refusal::forbidden(
+                        "\"key\" is not the key the policy pins to the node",
+                    ));
+                }
+                Ok(())
+            }
+            CoreType::Unregister => match text("nodeId") {
+                Some(id) if id != peer.node_id && peer.role != Role::Operator => Err(
+                    Refusal::forbidden("\"nodeId\" is another node and the signer is no operator"),
+                ),
+                _ => Ok(()),
+            },
+            CoreType::Nodes if peer.role != Role::Registry => Err(Refusal::forbidden(
+                "only the registry's key may send \"µHome.core.nodes\"",
+            )),
+            CoreType::Nodes => Ok(()),
+            CoreType::Subscribe | CoreType::Unsubscribe => {
+                let member = if core == CoreType::Subscribe {
+                    "subscribe"
+                } else {
+                    "unsubscribe"
+                };
+                match (text(member), &peer.subscribe) {
+                    (Some(pattern), Some(allowed))
+                        if core == CoreType::Subscribe
+                            && !allowed.iter().any(|a| pattern_covers(a, &pattern)) =>
+                    {
+                        Err(Refusal::forbidden(format!(
+                            "\"subscribe\": the policy does not let the node subscribe to {pattern:?}"
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            CoreType::Publish => match text("type") {
+                Some(t) if !peer.publish.iter().any(|p| pattern_matches(p, &t)) => {
+                    Err(Refusal::forbidden(format!(
+                        "\"type\": the policy does not let the node publish {t:?}"
+                    )))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Signs an encoded reply, with `re` when the request carried a well-formed nonce (a
+    /// node without a key returns it as it is).
+    pub fn sign_reply(&self, reply: &[u8], request: &Frame<'_>) -> Result<Bytes, AuthError> {
+        if self.key.is_none() {
+            return Ok(Bytes::copy_from_slice(reply));
+        }
+        self.sign(reply, None, request_nonce(request))
+            .map(|(b, _)| b)
+    }
+
+    /// Signs an encoded request for the node with key id `aud`; returns the frame and its
+    /// nonce, to match the reply with.
+    pub fn sign_request(
+        &self,
+        request: &[u8],
+        aud: Option<KeyId>,
+    ) -> Result<(Bytes, Nonce), AuthError> {
+        self.sign(request, aud, None)
+    }
+
+    fn sign(
+        &self,
+        frame: &[u8],
+        aud: Option<KeyId>,
+        re: Option<Nonce>,
+    ) -> Result<(Bytes, Nonce), AuthError> {
+        let key = self
+            .key
+            .as_ref()
+            .ok_or(AuthError::Unauthenticated(AuthFault::Missing(Field::Kid)))?;
+        let nonce = fresh_nonce();
+        let signer = Signer {
+            key,
+            ts: now_ms(),
+            nonce,
+            aud,
+            re,
+        };
+        let mut out = vec![0u8; frame.len() + AUTH_ROOM];
+        out.get_mut(..frame.len())
+            .ok_or(AuthError::Decode(uhome_protocol::Error::BufferTooSmall))?
+            .copy_from_slice(frame);
+        let n = sign_encoded(&mut out, frame.len(), &signer)?;
+        out.truncate(n);
+        Ok((Bytes::from(out), nonce))
+    }
+
+    /// Verifies a reply from the node with key `from` to the request whose nonce was
+    /// `nonce`.
+    pub fn verify_reply(
+        &self,
+        reply: &Frame<'_>,
+        from: &PeerEntry,
+        nonce: &Nonce,
+    ) -> Result<(), AuthError> {
+        let keys = [(KeyId::of(&from.key), from.key)];
+        let options = VerifyOptions {
+            skew_ms: self.skew_ms,
+            audience: None,
+        };
+        verify_reply(reply, &keys, now_ms(), nonce, &options).map(|_| ())
+    }
+}

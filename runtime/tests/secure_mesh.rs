@@ -1,0 +1,427 @@
+//! A secure mesh on loopback — registry, broker, a subscribing service and a publishing
+//! sensor, every key pinned by one policy file — and an attacker process trying each attack
+//! of the draft's threat model (`spec/drafts/security.md` section 1): unregister a node,
+//! push a forged list, subscribe as another node, publish a forbidden type, replay a captured
+//! publish, forge a delivery to a subscriber. Each is refused with its code while the
+//! sensor's events keep reaching the subscriber.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a test: panicking is how it fails
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tokio::sync::mpsc::UnboundedReceiver;
+use uhome_protocol::auth::{KeyId, SigningKey};
+use uhome_protocol::core_events::{
+    BROKER_ID, HEALTHCHECK, NODES, PUBLISH, REGISTRY_ID, SUBSCRIBE, UNREGISTER,
+};
+use uhome_runtime::broker::BrokerConfig;
+use uhome_runtime::registry::RegistryConfig;
+use uhome_runtime::security::{hex, Policy, Security};
+use uhome_runtime::service::Service;
+use uhome_runtime::{Client, OwnedEvent, ReplyEvent};
+
+const KITCHEN: &str = "µHome/lights/kitchen";
+const HALL: &str = "µHome/sensors/hall";
+const MOTION: &str = "home.sensors.hall.motion";
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+#[derive(Clone)]
+struct Keys {
+    registry: SigningKey,
+    broker: SigningKey,
+    kitchen: SigningKey,
+    hall: SigningKey,
+    attacker: SigningKey,
+}
+
+fn public(k: &SigningKey) -> String {
+    hex(k.verifying_key().as_bytes())
+}
+
+fn policy(k: &Keys) -> Policy {
+    Policy::parse(&format!(
+        r#"
+mode = "secure"
+
+[[node]]
+id = "{REGISTRY_ID}"
+key = "{}"
+role = "registry"
+
+[[node]]
+id = "{BROKER_ID}"
+key = "{}"
+role = "broker"
+
+[[node]]
+id = "{KITCHEN}"
+key = "{}"
+subscribe = ["home.sensors.>", "home.lights.*"]
+
+[[node]]
+id = "{HALL}"
+key = "{}"
+publish = ["home.sensors.hall.>"]
+subscribe = ["home.lights.*"]
+"#,
+        public(&k.registry),
+        public(&k.broker),
+        public(&k.kitchen),
+        public(&k.hall),
+    ))
+    .unwrap()
+}
+
+struct SecureMesh {
+    registry: String,
+    broker: String,
+    kitchen: Service,
+    deliveries: UnboundedReceiver<OwnedEvent>,
+    hall: Client,
+    policy: Policy,
+    keys: Keys,
+    _handles: (
+        uhome_runtime::broker::BrokerHandle,
+        uhome_runtime::registry::RegistryHandle,
+    ),
+}
+
+async fn secure_mesh() -> SecureMesh {
+    let keys = Keys {
+        registry: key(11),
+        broker: key(12),
+        kitchen: key(13),
+        hall: key(14),
+        attacker: key(15),
+    };
+    let policy = policy(&keys);
+    let security = |k: &SigningKey| Arc::new(Security::from_policy(&policy, k.clone()));
+    let broker = broker_with(BrokerConfig {
+        deadlines: deadlines(1000),
+        security: Some(security(&keys.broker)),
+        ..BrokerConfig::default()
+    })
+    .await;
+    let registry = registry_with(RegistryConfig {
+        security: Some(security(&keys.registry)),
+        ..registry_config(&broker)
+    })
+    .await;
+    let (registry_addr, broker_addr) = (
+        registry.local_addr().to_string(),
+        broker.local_addr().to_string(),
+    );
+    let (handler, deliveries) = recorder();
+    let kitchen = Service::builder(KITCHEN)
+        .registry(registry_addr.clone())
+        .broker(broker_addr.clone())
+        .deadlines(deadlines(1000))
+        .security(security(&keys.kitchen))
+        .handle("home.sensors.>", handler)
+        .subscribe("home.sensors.>")
+        .give_up_after(Some(Duration::from_secs(5)))
+        .start()
+        .await
+        .expect("the kitchen registers and subscribes, signed");
+    let hall_security = security(&keys.hall);
+    hall_security.learn_node(BROKER_ID, &broker_addr);
+    hall_security.learn_node(REGISTRY_ID, &registry_addr);
+    let hall = Client::with_deadlines(HALL, deadlines(1000)).with_security(hall_security);
+    SecureMesh {
+        registry: registry_addr,
+        broker: broker_addr,
+        kitchen,
+        deliveries,
+        hall,
+        policy,
+        keys,
+        _handles: (broker, registry),
+    }
+}
+
+fn code(reply: &ReplyEvent) -> String {
+    reply.code().unwrap_or_default()
+}
+
+impl SecureMesh {
+    /// A request signed with `signer` for the node `aud` names, as bytes: what an attacker
+    /// holding that key (or a captured frame) sends.
+    fn signed(
+        &self,
+        signer: &SigningKey,
+        source: &str,
+        event_type: &str,
+        data: Option<&Value>,
+        aud: &str,
+    ) -> Vec<u8> {
+        let frame = Client::new(source)
+            .encode(&OwnedEvent::new(source, event_type, data))
+            .unwrap();
+        let aud = self
+            .policy
+            .nodes
+            .iter()
+            .find(|n| n.node_id == aud)
+            .map(|n| KeyId::of(&n.key));
+        let security = Security::from_policy(&self.policy, signer.clone());
+        security.sign_request(&frame, aud).unwrap().0.to_vec()
+    }
+
+    fn unsigned(&self, source: &str, event_type: &str, data: Option<&Value>) -> Vec<u8> {
+        Client::new(source)
+            .encode(&OwnedEvent::new(source, event_type, data))
+            .unwrap()
+            .to_vec()
+    }
+
+    async fn send(&self, addr: &str, frame: &[u8]) -> ReplyEvent {
+        let reply = Client::with_deadlines("attacker", deadlines(1000))
+            .send_frame(addr, frame)
+            .await
+            .unwrap();
+        ReplyEvent::decode(&reply).unwrap()
+    }
+
+    /// The sensor publishes; the kitchen receives exactly that event.
+    async fn legitimate_event_arrives(&mut self, n: u64) {
+        let reply = self
+            .hall
+            .request(
+                &self.broker,
+                PUBLISH,
+                Some(&json!({"type": MOTION, "data": {"n": n}})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(code(&reply), "published", "{}", reply.describe());
+        assert_eq!(
+            reply.data_value().unwrap()["delivered"],
+            1,
+            "{}",
+            reply.to_json()
+        );
+        let got = drain(&mut self.deliveries, Duration::from_millis(300)).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].source, HALL);
+        assert_eq!(got[0].data_value().unwrap(), json!({"n": n}));
+    }
+}
+
+#[tokio::test]
+async fn every_attack_on_a_secure_mesh_is_refused_while_the_sensor_keeps_reaching_the_kitchen() {
+    let mut mesh = secure_mesh().await;
+    let mut n = 0;
+    mesh.legitimate_event_arrives(n).await;
+
+    let k = mesh.keys.clone();
+    let (registry, broker) = (mesh.registry.clone(), mesh.broker.clone());
+    let kitchen_addr = mesh.kitchen.advertised().to_string();
+    let motion = json!({"type": MOTION, "data": {"forged": true}});
+    let attacks: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        // Unregister the kitchen.
+        (
+            "unregister, unsigned",
+            &registry,
+            mesh.unsigned(KITCHEN, UNREGISTER, Some(&json!({"nodeId": KITCHEN}))),
+            "unauthenticated",
+        ),
+        (
+            "unregister, the attacker's own key",
+            &registry,
+            mesh.signed(
+                &k.attacker,
+                KITCHEN,
+                UNREGISTER,
+                Some(&json!({"nodeId": KITCHEN})),
+                REGISTRY_ID,
+            ),
+            "unknown_key",
+        ),
+        (
+            "unregister, the hall's key claiming the kitchen's id",
+            &registry,
+            mesh.signed(
+                &k.hall,
+                KITCHEN,
+                UNREGISTER,
+                Some(&json!({"nodeId": KITCHEN})),
+                REGISTRY_ID,
+            ),
+            "forbidden",
+        ),
+        (
+            "unregister the kitchen as the hall",
+            &registry,
+            mesh.signed(
+                &k.hall,
+                HALL,
+                UNREGISTER,
+                Some(&json!({"nodeId": KITCHEN})),
+                REGISTRY_ID,
+            ),
+            "forbidden",
+        ),
+        // Push a forged list to the broker.
+        (
+            "a forged list, unsigned",
+            &broker,
+            mesh.unsigned(REGISTRY_ID, NODES, Some(&json!({"nodes": []}))),
+            "unauthenticated",
+        ),
+        (
+            "a forged list, signed by the hall",
+            &broker,
+            mesh.signed(&k.hall, HALL, NODES, Some(&json!({"nodes": []})), BROKER_ID),
+            "forbidden",
+        ),
+        (
+            "a list sent to the registry's audience, replayed to the broker",
+            &broker,
+            mesh.signed(
+                &k.registry,
+                REGISTRY_ID,
+                NODES,
+                Some(&json!({"nodes": []})),
+                REGISTRY_ID,
+            ),
+            "forbidden",
+        ),
+        // Subscribe as another node, or beyond the policy.
+        (
+            "subscribe as the kitchen",
+            &broker,
+            mesh.signed(
+                &k.hall,
+                KITCHEN,
+                SUBSCRIBE,
+                Some(&json!({"subscribe": "home.>"})),
+                BROKER_ID,
+            ),
+            "forbidden",
+        ),
+        (
+            "subscribe beyond the policy",
+            &broker,
+            mesh.signed(
+                &k.hall,
+                HALL,
+                SUBSCRIBE,
+                Some(&json!({"subscribe": "home.sensors.>"})),
+                BROKER_ID,
+            ),
+            "forbidden",
+        ),
+        // Publish a forbidden type.
+        (
+            "publish home.door.unlock",
+            &broker,
+            mesh.signed(
+                &k.hall,
+                HALL,
+                PUBLISH,
+                Some(&json!({"type": "home.door.unlock"})),
+                BROKER_ID,
+            ),
+            "forbidden",
+        ),
+        (
+            "publish as the kitchen",
+            &broker,
+            mesh.signed(&k.hall, KITCHEN, PUBLISH, Some(&motion), BROKER_ID),
+            "forbidden",
+        ),
+        // Forge a delivery to the subscriber.
+        (
+            "a delivery, unsigned",
+            &kitchen_addr,
+            mesh.unsigned(HALL, MOTION, Some(&json!({"forged": true}))),
+            "unauthenticated",
+        ),
+        (
+            "a delivery signed by the attacker",
+            &kitchen_addr,
+            mesh.signed(
+                &k.attacker,
+                HALL,
+                MOTION,
+                Some(&json!({"forged": true})),
+                KITCHEN,
+            ),
+            "unknown_key",
+        ),
+        (
+            "a delivery the broker signed for another node",
+            &kitchen_addr,
+            mesh.signed(
+                &k.broker,
+                HALL,
+                MOTION,
+                Some(&json!({"forged": true})),
+                HALL,
+            ),
+            "forbidden",
+        ),
+    ];
+    for (what, addr, frame, expected) in &attacks {
+        let reply = mesh.send(addr, frame).await;
+        assert_eq!(reply.status, 2, "{what}: {}", reply.describe());
+        assert_eq!(code(&reply), *expected, "{what}: {}", reply.describe());
+        n += 1;
+        mesh.legitimate_event_arrives(n).await;
+    }
+
+    // A captured publish, replayed: delivered once.
+    let captured = mesh.signed(&k.hall, HALL, PUBLISH, Some(&motion), BROKER_ID);
+    assert_eq!(code(&mesh.send(&broker, &captured).await), "published");
+    assert_eq!(code(&mesh.send(&broker, &captured).await), "replayed");
+    let got = drain(&mut mesh.deliveries, Duration::from_millis(300)).await;
+    assert_eq!(got.len(), 1, "the replay was delivered: {got:?}");
+
+    // The kitchen is still registered and subscribed; no forged list was installed.
+    let nodes = mesh._handles.1.nodes();
+    assert!(nodes.iter().any(|e| e.node_id == KITCHEN), "{nodes:?}");
+    assert!(mesh._handles.0.nodes().iter().any(|e| e.node_id == KITCHEN));
+    assert_eq!(mesh._handles.0.subscriptions(HALL), Vec::<String>::new());
+    let health = mesh
+        .hall
+        .request(&mesh.registry, HEALTHCHECK, None)
+        .await
+        .unwrap();
+    assert_eq!(code(&health), "healthy");
+    mesh.legitimate_event_arrives(n + 1).await;
+}
+
+#[tokio::test]
+async fn a_service_whose_key_the_policy_does_not_pin_cannot_join() {
+    let mesh = secure_mesh().await;
+    let stranger = Arc::new(Security::from_policy(&mesh.policy, key(99)));
+    let result = Service::builder("µHome/stranger")
+        .registry(mesh.registry.clone())
+        .broker(mesh.broker.clone())
+        .deadlines(deadlines(1000))
+        .security(stranger)
+        .give_up_after(Some(Duration::from_millis(600)))
+        .start()
+        .await;
+    let error = result.err().expect("the registry refuses the stranger");
+    assert!(error.to_string().contains("unknown_key"), "{error}");
+    assert!(!mesh
+        ._handles
+        .1
+        .nodes()
+        .iter()
+        .any(|e| e.node_id == "µHome/stranger"));
+}
