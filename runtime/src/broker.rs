@@ -25,7 +25,7 @@ use crate::kept::{self, KeptConnections};
 use crate::node::{ready, Dispatch, Node, ReplyFuture};
 use crate::nodes::{self, NodeEntry};
 use crate::reply::Reply;
-use crate::security::Security;
+use crate::security::{with_member, Security};
 use crate::server::{self, ServerHandle};
 
 /// Broker settings.
@@ -160,6 +160,7 @@ impl BrokerInner {
         address: &str,
         keep_alive: bool,
         request: &OwnedEvent,
+        origin: Option<&str>,
     ) -> Result<ReplyEvent, ClientError> {
         if let Some(security) = self.client.security() {
             if let Some(refusal) = security.outbound_refusal(address).await {
@@ -170,7 +171,12 @@ impl BrokerInner {
             }
             // Signed deliveries go on a new connection each (kept connections carry
             // unsigned frames only).
-            return self.client.send(address, request).await;
+            let Some(origin) = origin else {
+                return self.client.send(address, request).await;
+            };
+            let frame = with_member(&self.client.encode(request)?, "origin", origin)
+                .map_err(ClientError::Encode)?;
+            return self.client.send_encoded(address, frame).await;
         }
         if keep_alive {
             let frame = self.client.encode(request)?;
@@ -222,13 +228,21 @@ impl BrokerInner {
     /// within the client deadlines ([UH-BROKER-7], [UH-BROKER-8]). A delivery takes a slot of
     /// its subscriber, then one of the broker's ([UH-BROKER-11]); one that cannot start
     /// within the delivery deadline fails.
-    async fn deliver(self: Arc<Self>, event: OwnedEvent) -> PublishReport {
-        report(self.start_deliveries(event)).await
+    async fn deliver(
+        self: Arc<Self>,
+        event: OwnedEvent,
+        origin: Option<Arc<str>>,
+    ) -> PublishReport {
+        report(self.start_deliveries(event, origin)).await
     }
 
     /// Starts the deliveries of `event`; each task ends with the node id and whether a reply
     /// came.
-    fn start_deliveries(self: &Arc<Self>, event: OwnedEvent) -> JoinSet<(String, bool)> {
+    fn start_deliveries(
+        self: &Arc<Self>,
+        event: OwnedEvent,
+        origin: Option<Arc<str>>,
+    ) -> JoinSet<(String, bool)> {
         let targets =
             lock(&self.state).targets(&event.event_type, self.config.max_deliveries_per_subscriber);
         let request = Arc::new(event);
@@ -246,6 +260,7 @@ impl BrokerInner {
         {
             let shared = self.clone();
             let request = request.clone();
+            let origin = origin.clone();
             sends.spawn(async move {
                 let slots = async {
                     let own = own_slots.acquire_owned().await.ok()?;
@@ -256,7 +271,9 @@ impl BrokerInner {
                     tracing::debug!(node = %node_id, "delivery could not start in time");
                     return (node_id, false);
                 };
-                let outcome = shared.send(&address, keep_alive, &request).await;
+                let outcome = shared
+                    .send(&address, keep_alive, &request, origin.as_deref())
+                    .await;
                 if let Err(e) = &outcome {
                     tracing::debug!(node = %node_id, %address, error = %e, "delivery failed");
                 }
@@ -317,9 +334,17 @@ impl Dispatch for BrokerDispatch {
                         data: publish.data.map(|d| d.as_str().to_string()),
                         error: None,
                     };
+                    // The publisher's origin signature goes with every delivery, unchanged
+                    // (spec/drafts/security.md section 4).
+                    let origin = self
+                        .shared
+                        .client
+                        .security()
+                        .and_then(|_| origin_of(event.data))
+                        .map(Arc::from);
                     if !publish.wait {
                         // [UH-BROKER-12]: answer once the deliveries have started.
-                        let sends = self.shared.start_deliveries(delivery);
+                        let sends = self.shared.start_deliveries(delivery, origin);
                         let queued = sends.len();
                         tokio::spawn(async move {
                             let report = report(sends).await;
@@ -328,7 +353,7 @@ impl Dispatch for BrokerDispatch {
                         return Some(ready(Reply::data(&Queued::new(queued))));
                     }
                     let shared = self.shared.clone();
-                    Box::pin(async move { shared.deliver(delivery).await.reply() })
+                    Box::pin(async move { shared.deliver(delivery, origin).await.reply() })
                 }
                 Err(e) => ready(Reply::for_error(&e, Some(kind))),
             },
@@ -410,10 +435,13 @@ impl BrokerHandle {
     ) -> PublishReport {
         self.shared
             .clone()
-            .deliver(OwnedEvent {
-                data: data.map(|d| d.to_string()),
-                ..OwnedEvent::new(source, event_type, None)
-            })
+            .deliver(
+                OwnedEvent {
+                    data: data.map(|d| d.to_string()),
+                    ..OwnedEvent::new(source, event_type, None)
+                },
+                None,
+            )
             .await
     }
 
@@ -425,6 +453,17 @@ impl BrokerHandle {
             let _ = task.await;
         }
     }
+}
+
+/// The raw text of `data.origin` of a publish, when it has one.
+fn origin_of(data: Option<uhome_protocol::RawJson<'_>>) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct WithOrigin<'a> {
+        #[serde(borrow)]
+        origin: Option<&'a serde_json::value::RawValue>,
+    }
+    let parsed: WithOrigin<'_> = serde_json::from_str(data?.as_str()).ok()?;
+    parsed.origin.map(|raw| raw.get().to_string())
 }
 
 /// Starts a broker listening on `listen`.

@@ -995,10 +995,22 @@ async fn publish_request(
     if !wait {
         request.insert("wait".into(), Value::Bool(false));
     }
-    let request = Value::Object(request);
-    let reply = client
-        .request(broker, core_events::PUBLISH, Some(&request))
-        .await?;
+    let mut event = client.event(core_events::PUBLISH, None);
+    if let Some(security) = client.security() {
+        let envelope = uhome_protocol::Envelope {
+            id: &event.id,
+            timestamp: &event.timestamp,
+            source: &event.source,
+            event_type,
+        };
+        // The bytes signed are the bytes of `data.data` in the request (compact JSON).
+        let text = data.map(Value::to_string);
+        if let Some(origin) = security.origin(&envelope, text.as_deref()) {
+            request.insert("origin".into(), origin);
+        }
+    }
+    event.data = Some(Value::Object(request).to_string());
+    let reply = client.send(broker, &event).await?;
     if reply.is_no_handler() {
         return Err(ServiceError::NoHandler {
             addr: broker.to_string(),

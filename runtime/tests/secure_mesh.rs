@@ -24,10 +24,11 @@ use uhome_protocol::auth::{KeyId, SigningKey};
 use uhome_protocol::core_events::{
     BROKER_ID, HEALTHCHECK, NODES, PUBLISH, REGISTRY_ID, SUBSCRIBE, UNREGISTER,
 };
+use uhome_protocol::Envelope;
 use uhome_runtime::broker::BrokerConfig;
 use uhome_runtime::registry::RegistryConfig;
-use uhome_runtime::security::{hex, Policy, Security};
-use uhome_runtime::service::Service;
+use uhome_runtime::security::{hex, with_member, Policy, Security};
+use uhome_runtime::service::{self, Service};
 use uhome_runtime::{Client, OwnedEvent, ReplyEvent};
 
 const KITCHEN: &str = "µHome/lights/kitchen";
@@ -195,24 +196,84 @@ impl SecureMesh {
         ReplyEvent::decode(&reply).unwrap()
     }
 
-    /// The sensor publishes; the kitchen receives exactly that event.
+    /// An event of the hall's as the broker would deliver it to the kitchen: `data`, the
+    /// origin `origin_key` signs over `signed_data` (none: no origin), the frame signed by
+    /// `frame_key`. The event's id and timestamp are `like`'s when given.
+    fn delivery(
+        &self,
+        frame_key: &SigningKey,
+        origin_key: Option<&SigningKey>,
+        signed_data: &Value,
+        data: &Value,
+        like: Option<&OwnedEvent>,
+    ) -> (Vec<u8>, OwnedEvent) {
+        let mut event = OwnedEvent::new(HALL, MOTION, Some(data));
+        if let Some(like) = like {
+            event.id = like.id.clone();
+            event.timestamp = like.timestamp.clone();
+        }
+        let mut frame = Client::new(HALL).encode(&event).unwrap().to_vec();
+        if let Some(key) = origin_key {
+            let signed_text = signed_data.to_string();
+            let envelope = Envelope {
+                id: &event.id,
+                timestamp: &event.timestamp,
+                source: &event.source,
+                event_type: MOTION,
+            };
+            let origin = Security::from_policy(&self.policy, key.clone())
+                .origin(&envelope, Some(&signed_text))
+                .unwrap();
+            frame = with_member(&frame, "origin", &origin.to_string())
+                .unwrap()
+                .to_vec();
+        }
+        let kitchen = self
+            .policy
+            .nodes
+            .iter()
+            .find(|n| n.node_id == KITCHEN)
+            .unwrap();
+        let signed = Security::from_policy(&self.policy, frame_key.clone())
+            .sign_request(&frame, Some(KeyId::of(&kitchen.key)))
+            .unwrap()
+            .0
+            .to_vec();
+        (signed, event)
+    }
+
+    /// A publish of the hall's with its origin, signed for the broker, as bytes.
+    fn signed_publish(&self, data: &Value) -> Vec<u8> {
+        let hall = Security::from_policy(&self.policy, self.keys.hall.clone());
+        let mut event = OwnedEvent::new(HALL, PUBLISH, None);
+        let envelope = Envelope {
+            id: &event.id,
+            timestamp: &event.timestamp,
+            source: &event.source,
+            event_type: MOTION,
+        };
+        let origin = hall.origin(&envelope, Some(&data.to_string())).unwrap();
+        event.data = Some(json!({"type": MOTION, "data": data, "origin": origin}).to_string());
+        let frame = Client::new(HALL).encode(&event).unwrap();
+        let broker = self
+            .policy
+            .nodes
+            .iter()
+            .find(|n| n.node_id == BROKER_ID)
+            .unwrap();
+        hall.sign_request(&frame, Some(KeyId::of(&broker.key)))
+            .unwrap()
+            .0
+            .to_vec()
+    }
+
+    /// The sensor publishes (with its origin signature); the kitchen receives exactly that
+    /// event, verified end to end.
     async fn legitimate_event_arrives(&mut self, n: u64) {
-        let reply = self
-            .hall
-            .request(
-                &self.broker,
-                PUBLISH,
-                Some(&json!({"type": MOTION, "data": {"n": n}})),
-            )
+        let report = service::publish(&self.hall, &self.broker, MOTION, Some(&json!({"n": n})))
             .await
             .unwrap();
-        assert_eq!(code(&reply), "published", "{}", reply.describe());
-        assert_eq!(
-            reply.data_value().unwrap()["delivered"],
-            1,
-            "{}",
-            reply.to_json()
-        );
+        assert_eq!(report.delivered, 1, "{report:?}");
         let got = drain(&mut self.deliveries, Duration::from_millis(300)).await;
         assert_eq!(got.len(), 1, "{got:?}");
         assert_eq!(got[0].source, HALL);
@@ -374,6 +435,40 @@ async fn every_attack_on_a_secure_mesh_is_refused_while_the_sensor_keeps_reachin
             ),
             "forbidden",
         ),
+        // A compromised broker: its key signs the frame, but the publisher's origin is needed.
+        (
+            "a delivery without the publisher's origin",
+            &kitchen_addr,
+            mesh.delivery(&k.broker, None, &json!({}), &json!({"n": 1}), None)
+                .0,
+            "unauthenticated",
+        ),
+        (
+            "a delivery whose data the broker altered",
+            &kitchen_addr,
+            mesh.delivery(
+                &k.broker,
+                Some(&k.hall),
+                &json!({"n": 1}),
+                &json!({"n": 2}),
+                None,
+            )
+            .0,
+            "bad_signature",
+        ),
+        (
+            "an event of the hall's with the registry's origin",
+            &kitchen_addr,
+            mesh.delivery(
+                &k.broker,
+                Some(&k.registry),
+                &json!({"n": 3}),
+                &json!({"n": 3}),
+                None,
+            )
+            .0,
+            "forbidden",
+        ),
     ];
     for (what, addr, frame, expected) in &attacks {
         let reply = mesh.send(addr, frame).await;
@@ -384,11 +479,33 @@ async fn every_attack_on_a_secure_mesh_is_refused_while_the_sensor_keeps_reachin
     }
 
     // A captured publish, replayed: delivered once.
-    let captured = mesh.signed(&k.hall, HALL, PUBLISH, Some(&motion), BROKER_ID);
+    let captured = mesh.signed_publish(&json!({"captured": true}));
     assert_eq!(code(&mesh.send(&broker, &captured).await), "published");
     assert_eq!(code(&mesh.send(&broker, &captured).await), "replayed");
     let got = drain(&mut mesh.deliveries, Duration::from_millis(300)).await;
     assert_eq!(got.len(), 1, "the replay was delivered: {got:?}");
+
+    // A delivered event the broker sends again in a new frame (a fresh nonce): refused by
+    // the delivery cache.
+    let (once, event) = mesh.delivery(
+        &k.broker,
+        Some(&k.hall),
+        &json!({"n": 5}),
+        &json!({"n": 5}),
+        None,
+    );
+    assert_eq!(code(&mesh.send(&kitchen_addr, &once).await), "ok");
+    let (again, _) = mesh.delivery(
+        &k.broker,
+        Some(&k.hall),
+        &json!({"n": 5}),
+        &json!({"n": 5}),
+        Some(&event),
+    );
+    assert_ne!(once, again);
+    assert_eq!(code(&mesh.send(&kitchen_addr, &again).await), "replayed");
+    let got = drain(&mut mesh.deliveries, Duration::from_millis(300)).await;
+    assert_eq!(got.len(), 1, "delivered once: {got:?}");
 
     // The kitchen is still registered and subscribed; no forged list was installed.
     let nodes = mesh._handles.1.nodes();
@@ -424,4 +541,46 @@ async fn a_service_whose_key_the_policy_does_not_pin_cannot_join() {
         .nodes()
         .iter()
         .any(|e| e.node_id == "µHome/stranger"));
+}
+
+#[tokio::test]
+async fn the_registry_never_health_checks_an_address_outside_the_outbound_allow_list() {
+    let mesh = secure_mesh().await;
+    // The policy has no [outbound]: the loopback and private ranges.
+    for (address, reason) in [
+        (
+            "192.0.2.10:5102",
+            "192.0.2.10 is not in the outbound allow-list",
+        ),
+        (
+            "[2001:db8::1]:5102",
+            "2001:db8::1 is not in the outbound allow-list",
+        ),
+        ("no-such-host.invalid:5102", "does not resolve"),
+    ] {
+        let frame = mesh.signed(
+            &mesh.keys.hall,
+            HALL,
+            uhome_protocol::core_events::REGISTER,
+            Some(&json!({"nodeId": HALL, "address": address})),
+            REGISTRY_ID,
+        );
+        let reply = mesh.send(&mesh.registry, &frame).await;
+        assert_eq!(code(&reply), "forbidden", "{address}: {}", reply.describe());
+        assert!(
+            reply.reason().unwrap().contains(reason),
+            "{}",
+            reply.describe()
+        );
+    }
+    // A loopback address is allowed: the registry health-checks it (nothing listens on
+    // port 1, so the registration is refused as unhealthy, not forbidden).
+    let frame = mesh.signed(
+        &mesh.keys.hall,
+        HALL,
+        uhome_protocol::core_events::REGISTER,
+        Some(&json!({"nodeId": HALL, "address": "127.0.0.1:1"})),
+        REGISTRY_ID,
+    );
+    assert_eq!(code(&mesh.send(&mesh.registry, &frame).await), "unhealthy");
 }

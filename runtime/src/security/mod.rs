@@ -20,11 +20,12 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 use uhome_protocol::auth::{
-    request_nonce, sign_encoded, verify_frame, verify_reply, AuthCode, AuthError, AuthFault, Field,
-    KeyId, Nonce, ReplayCache, Signer, SigningKey, VerifyOptions, VerifyingKey,
+    append_member, request_nonce, sign_encoded, sign_origin, verify_frame, verify_origin,
+    verify_reply, AuthCode, AuthError, AuthFault, Field, KeyId, Nonce, ReplayCache, Signer,
+    SigningKey, Verified, VerifyOptions, VerifyingKey,
 };
 use uhome_protocol::core_events::{pattern_covers, pattern_matches, CoreType};
-use uhome_protocol::{Event, Frame};
+use uhome_protocol::{Envelope, Event, Frame, RawJson};
 
 pub use allow::AllowList;
 pub use keyfile::{
@@ -32,7 +33,7 @@ pub use keyfile::{
 };
 pub use policy::{PeerEntry, Policy, Role};
 
-use crate::reply::Reply;
+use crate::reply::{Reply, Verbatim};
 
 /// The replay cache's capacity: 4096 × 32 bytes (section 5.2).
 pub const REPLAY_CACHE: usize = 4096;
@@ -131,6 +132,7 @@ pub struct Security {
     peers: RwLock<HashMap<KeyId, Arc<PeerEntry>>>,
     by_address: RwLock<HashMap<String, KeyId>>,
     cache: Mutex<Box<ReplayCache<REPLAY_CACHE>>>,
+    deliveries: Mutex<Box<ReplayCache<REPLAY_CACHE>>>,
 }
 
 impl std::fmt::Debug for Security {
@@ -140,6 +142,17 @@ impl std::fmt::Debug for Security {
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
+}
+
+/// `frame` (an event frame) with the member `"name": value` (JSON text) added last.
+pub fn with_member(frame: &[u8], name: &str, value: &str) -> Result<Bytes, uhome_protocol::Error> {
+    let mut out = vec![0u8; frame.len() + name.len() + value.len() + 4];
+    out.get_mut(..frame.len())
+        .ok_or(uhome_protocol::Error::BufferTooSmall)?
+        .copy_from_slice(frame);
+    let n = append_member(&mut out, frame.len(), name, &Verbatim(value))?;
+    out.truncate(n);
+    Ok(Bytes::from(out))
 }
 
 /// Unix time in milliseconds.
@@ -174,6 +187,7 @@ impl Security {
             peers: RwLock::new(HashMap::new()),
             by_address: RwLock::new(HashMap::new()),
             cache: Mutex::new(Box::new(ReplayCache::new())),
+            deliveries: Mutex::new(Box::new(ReplayCache::new())),
         }
     }
 
@@ -191,6 +205,7 @@ impl Security {
             peers: RwLock::new(HashMap::new()),
             by_address: RwLock::new(HashMap::new()),
             cache: Mutex::new(Box::new(ReplayCache::new())),
+            deliveries: Mutex::new(Box::new(ReplayCache::new())),
         }
     }
 
@@ -384,9 +399,74 @@ impl Security {
                 )
             });
         fresh.map_err(|e| Refusal::of(&e))?;
-        self.peer(&verified.kid)
-            .map(Admission::Signed)
-            .ok_or_else(|| Refusal::of(&AuthError::UnknownKey))
+        let peer = self
+            .peer(&verified.kid)
+            .ok_or_else(|| Refusal::of(&AuthError::UnknownKey))?;
+        if peer.role == Role::Broker && CoreType::of(&verified.event.event_type).is_none() {
+            self.check_origin(&verified, now)?;
+        }
+        Ok(Admission::Signed(peer))
+    }
+
+    /// A delivery's origin (section 4 item 3): the publisher's signature over what the
+    /// broker delivered, by the key pinned to the node `source` names; each delivered event
+    /// once. In `compat`, a delivery without `origin` passes.
+    fn check_origin(&self, delivery: &Verified<'_>, now: u64) -> Result<(), Refusal> {
+        let origin = match delivery.origin() {
+            Ok(origin) => origin,
+            Err(AuthError::Unauthenticated(AuthFault::Missing(Field::Origin)))
+                if self.mode == Mode::Compat =>
+            {
+                return Ok(())
+            }
+            Err(e) => return Err(Refusal::of(&e)),
+        };
+        let source = delivery.event.source.to_string();
+        let publisher = self.peer_by_node(&source).map(|p| KeyId::of(&p.key));
+        let store = |kid: &KeyId| self.peer(kid).map(|p| p.key);
+        let checked = self
+            .deliveries
+            .lock()
+            .map_or(Err(AuthError::Replayed), |mut cache| {
+                verify_origin(
+                    origin,
+                    &delivery.event,
+                    &store,
+                    now,
+                    &mut cache,
+                    self.skew_ms,
+                    publisher.as_ref(),
+                )
+            });
+        match (checked, publisher) {
+            (Err(AuthError::Forbidden), _) => Err(Refusal::forbidden(
+                "\"origin\" is not signed by the key pinned to the node \"source\" names",
+            )),
+            (Err(e), _) => Err(Refusal {
+                code: e.code().unwrap_or(AuthCode::Unauthenticated),
+                reason: format!("\"origin\": {e}"),
+            }),
+            (Ok(_), None) => Err(Refusal::forbidden(format!(
+                "\"source\" {source:?} is no node of the policy: its origin cannot be checked"
+            ))),
+            (Ok(_), Some(_)) => Ok(()),
+        }
+    }
+
+    /// The origin signature of a publish (section 4 item 1), as the value of `data.origin`;
+    /// `None` without a key.
+    pub fn origin(&self, envelope: &Envelope<'_>, data: Option<&str>) -> Option<Value> {
+        let key = self.key.as_ref()?;
+        let data = match data {
+            Some(text) => Some(RawJson::parse(text).ok()?),
+            None => None,
+        };
+        let origin = sign_origin(key, now_ms(), envelope, data).ok()?;
+        Some(serde_json::json!({
+            "kid": String::from_utf8_lossy(&origin.kid.to_hex()),
+            "ts": origin.ts,
+            "sig": hex(&origin.sig),
+        }))
     }
 
     /// Authorizes an authenticated request (sections 6.1 and 6.2). Rules that read `data`
