@@ -162,6 +162,12 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Whether a payload can hold a member `auth`: it spells `auth`, or has an escape that could
+/// spell it. Most unsigned requests are answered without decoding them a second time.
+fn may_carry_auth(payload: &[u8]) -> bool {
+    payload.windows(4).any(|w| w == b"auth") || payload.windows(2).any(|w| w == b"\\u")
+}
+
 fn fresh_nonce() -> Nonce {
     let mut n = [0u8; 16];
     // No random source is a broken host; a zero nonce is then refused as replayed by
@@ -368,7 +374,12 @@ impl Security {
         let store = |kid: &KeyId| self.peer(kid).map(|p| p.key);
         // The signature is checked without the cache's lock; only the nonce's record holds it.
         let mut unchecked = ReplayCache::<0>::new();
-        let verified = match verify_frame(frame, &store, now, &mut unchecked, &options) {
+        let result = if may_carry_auth(frame.payload) {
+            verify_frame(frame, &store, now, &mut unchecked, &options)
+        } else {
+            Err(AuthError::Unauthenticated(AuthFault::Missing(Field::Auth)))
+        };
+        let verified = match result {
             Ok(verified) => verified,
             Err(AuthError::Unauthenticated(AuthFault::Missing(Field::Auth)))
                 if self.mode == Mode::Compat && peer.is_some_and(|ip| self.compat_allow.allows(ip)) =>
@@ -607,5 +618,19 @@ impl Security {
             audience: None,
         };
         verify_reply(reply, &keys, now_ms(), nonce, &options).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_carry_auth;
+
+    #[test]
+    fn only_payloads_that_cannot_spell_auth_skip_verification() {
+        assert!(may_carry_auth(br#"{"auth":{}}"#));
+        assert!(may_carry_auth(br#"{"\u0061uth":{}}"#));
+        assert!(may_carry_auth(br#"{"data":"author"}"#));
+        assert!(!may_carry_auth(br#"{"id":"1","type":"x","data":{"a":1}}"#));
+        assert!(!may_carry_auth(b""));
     }
 }
