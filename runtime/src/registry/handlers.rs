@@ -13,6 +13,7 @@ use super::LOG_TARGET;
 use crate::node::{ready, Dispatch, ReplyFuture};
 use crate::nodes::{self, NodeEntry};
 use crate::reply::Reply;
+use crate::security::AUTH_ROOM;
 
 impl RegistryInner {
     async fn register(self: Arc<Self>, node: NodeEntry) -> Reply {
@@ -52,7 +53,12 @@ impl RegistryInner {
                 None => {
                     let mut list = self.list();
                     list.push(node.clone());
-                    if !fits(&self.config.id, &list) {
+                    let reserve = self
+                        .client
+                        .security()
+                        .filter(|s| s.signs())
+                        .map_or(0, |_| AUTH_ROOM);
+                    if !fits(&self.config.id, &list, reserve) {
                         return fail(Code::RegistryFull, "Registry is full");
                     }
                 }

@@ -7,7 +7,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uhome_protocol::core_events::NODES;
 use uhome_protocol::reply::{Discovered, NodeList};
-use uhome_protocol::{encode_event, Body, Envelope, Json, V2};
+use uhome_protocol::{encode_event, Body, Envelope, Json, HEADER_LEN, MAX_PAYLOAD_LEN, V2};
 
 use super::state::RegistryInner;
 use super::LOG_TARGET;
@@ -16,12 +16,13 @@ use crate::nodes::{self, NodeEntry};
 use crate::reply::{encode_frame_vec, estimate, new_id, now, Reply};
 
 /// Whether `list` fits in one `µHome.core.nodes` push and in one discover reply
-/// ([UH-REGISTRY-9]).
-pub(super) fn fits(source: &str, list: &[NodeEntry]) -> bool {
-    nodes_frame(source, list).is_ok()
+/// ([UH-REGISTRY-9]), with `reserve` bytes to spare in each (a signed frame's `auth`).
+pub(super) fn fits(source: &str, list: &[NodeEntry], reserve: usize) -> bool {
+    let room = |frame: &[u8]| frame.len() + reserve <= HEADER_LEN + MAX_PAYLOAD_LEN;
+    nodes_frame(source, list).is_ok_and(|f| room(&f))
         && Reply::data(&Discovered::new(&nodes::wire(list)))
             .try_encode(source)
-            .is_ok()
+            .is_ok_and(|f| room(&f))
 }
 
 /// The encoded `µHome.core.nodes` request carrying `list`, or `TooLarge`.

@@ -39,7 +39,7 @@ use crate::reply::{Reply, Verbatim};
 pub const REPLAY_CACHE: usize = 4096;
 
 /// Room the member `auth` needs in a frame: 233 bytes with a 13-digit `ts`, 273 with `re`.
-const AUTH_ROOM: usize = 320;
+pub const AUTH_ROOM: usize = 320;
 
 /// How a node treats unauthenticated requests (section 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
