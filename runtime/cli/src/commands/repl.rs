@@ -60,12 +60,26 @@ fn with_defaults(mut words: Vec<String>, args: &ReplArgs) -> Vec<String> {
         }
         _ => Vec::new(),
     };
-    if matches!(
+    let sourced_here = matches!(
         words.first().map(String::as_str),
         Some("send" | "publish" | "nodes")
-    ) && !has("--source")
-    {
+    ) && !has("--source");
+    let signs_here = matches!(
+        words.first().map(String::as_str),
+        Some("send" | "publish" | "nodes")
+    ) && !has("--key-file");
+    if sourced_here {
         words.extend(["--source".to_string(), args.client.source.clone()]);
+    }
+    if let (Some(key), Some(policy), true) =
+        (&args.client.key_file, &args.client.policy, signs_here)
+    {
+        words.extend([
+            "--key-file".to_string(),
+            key.display().to_string(),
+            "--policy".to_string(),
+            policy.display().to_string(),
+        ]);
     }
     words.extend(add);
     words
@@ -233,6 +247,15 @@ mod tests {
         assert_eq!(
             with_defaults(words("mesh --memory"), &args),
             words("mesh --memory")
+        );
+        let signing = ReplArgs::parse_from(["repl", "--key-file", "k", "--policy", "p"]);
+        assert_eq!(
+            with_defaults(words("send a:1 x"), &signing),
+            words("send a:1 x --source uhome/cli --key-file k --policy p")
+        );
+        assert_eq!(
+            with_defaults(words("nodes --key-file other --policy q"), &signing),
+            words("nodes --key-file other --policy q --source uhome/cli --registry 127.0.0.1:5101")
         );
     }
 }
