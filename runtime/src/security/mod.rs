@@ -182,32 +182,29 @@ impl Security {
     /// A node with `key` in `mode`, trusting no other key yet; compat allow-list empty,
     /// outbound allow-list the loopback and private ranges.
     pub fn new(mode: Mode, key: SigningKey) -> Security {
-        let kid = KeyId::of(&key.verifying_key());
-        Security {
-            mode,
-            key: Some(key),
-            kid: Some(kid),
-            skew_ms: uhome_protocol::auth::DEFAULT_SKEW_MS,
-            compat_allow: AllowList::default(),
-            outbound_allow: AllowList::local(),
-            peers: RwLock::new(HashMap::new()),
-            by_address: RwLock::new(HashMap::new()),
-            cache: Mutex::new(Box::new(ReplayCache::new())),
-            deliveries: Mutex::new(Box::new(ReplayCache::new())),
-        }
+        Security::with_key(mode, Some(key), AllowList::default(), AllowList::local())
     }
 
     /// `compat` without a key: unauthenticated requests are served from `allow` and refused
     /// from elsewhere; nothing is signed, and signed requests are refused (no key is
     /// trusted). What a node runs when nothing is configured.
     pub fn keyless(allow: AllowList) -> Security {
+        Security::with_key(Mode::Compat, None, allow, AllowList::any())
+    }
+
+    fn with_key(
+        mode: Mode,
+        key: Option<SigningKey>,
+        compat_allow: AllowList,
+        outbound_allow: AllowList,
+    ) -> Security {
         Security {
-            mode: Mode::Compat,
-            key: None,
-            kid: None,
+            mode,
+            kid: key.as_ref().map(|k| KeyId::of(&k.verifying_key())),
+            key,
             skew_ms: uhome_protocol::auth::DEFAULT_SKEW_MS,
-            compat_allow: allow,
-            outbound_allow: AllowList::any(),
+            compat_allow,
+            outbound_allow,
             peers: RwLock::new(HashMap::new()),
             by_address: RwLock::new(HashMap::new()),
             cache: Mutex::new(Box::new(ReplayCache::new())),
