@@ -106,6 +106,10 @@ pub struct SecurityArgs {
     /// `secure` or `compat` [default: the policy's `mode`].
     #[arg(long, value_name = "MODE", requires = "policy")]
     pub mode: Option<Mode>,
+    /// Without a policy: serve unauthenticated requests from this CIDR block (repeatable)
+    /// instead of the loopback and private ranges.
+    #[arg(long, value_name = "CIDR", conflicts_with = "policy")]
+    pub compat_allow: Vec<String>,
 }
 
 #[derive(Args, Clone)]
@@ -200,6 +204,10 @@ pub struct MeshArgs {
     /// without keys: unauthenticated requests from the loopback and private ranges only].
     #[arg(long, value_name = "MODE", requires = "policy")]
     pub mode: Option<Mode>,
+    /// Without a policy: serve unauthenticated requests from this CIDR block (repeatable)
+    /// instead of the loopback and private ranges.
+    #[arg(long, value_name = "CIDR", conflicts_with = "policy")]
+    pub compat_allow: Vec<String>,
 }
 
 #[derive(Args)]

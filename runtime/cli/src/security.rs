@@ -22,9 +22,20 @@ pub fn load(key: &Path, policy: &Path, mode: Option<Mode>) -> Result<Arc<Securit
 pub fn node(args: &SecurityArgs) -> Result<Arc<Security>, String> {
     match (&args.key_file, &args.policy) {
         (Some(key), Some(policy)) => load(key, policy, args.mode),
-        (None, None) => Ok(Arc::new(Security::keyless(AllowList::local()))),
+        (None, None) => keyless(&args.compat_allow),
         _ => Err("--key-file and --policy go together".into()),
     }
+}
+
+/// `compat` without a key, serving unauthenticated requests from `blocks` (none: the
+/// loopback and private ranges).
+pub fn keyless(blocks: &[String]) -> Result<Arc<Security>, String> {
+    let allow = if blocks.is_empty() {
+        AllowList::local()
+    } else {
+        AllowList::parse(blocks).map_err(|e| format!("--compat-allow: {e}"))?
+    };
+    Ok(Arc::new(Security::keyless(allow)))
 }
 
 /// Logs the mode, and in `compat` which addresses may send unauthenticated requests.

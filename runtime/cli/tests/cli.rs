@@ -1181,3 +1181,47 @@ publish = ["home.lamp.*"]
         "a refused publish was delivered"
     );
 }
+
+#[test]
+fn without_a_policy_unsigned_requests_are_served_from_the_compat_allow_list_only() {
+    let (broker, registry) = (free_port(), free_port());
+    let broker_addr = format!("127.0.0.1:{broker}");
+    let registry_addr = format!("127.0.0.1:{registry}");
+    let _mesh = spawn(&[
+        "mesh",
+        "--memory",
+        "--broker-listen",
+        &broker_addr,
+        "--registry-listen",
+        &registry_addr,
+        "--compat-allow",
+        "10.0.0.0/8",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refused = loop {
+        let out = run(&[
+            "send",
+            &broker_addr,
+            "µHome.core.healthcheck",
+            "--timeout",
+            "500ms",
+        ]);
+        if out.status.code() != Some(1) || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(refused.status.code(), Some(12), "{}", stderr(&refused));
+    let reply = json(&refused);
+    assert_eq!(reply["event"]["error"]["code"], "unauthenticated");
+    assert!(
+        reply["event"]["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("allow-list"),
+        "{reply}"
+    );
+    let bad = run_bounded(&["mesh", "--memory", "--compat-allow", "10.0.0.0/33"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--compat-allow"), "{}", stderr(&bad));
+}

@@ -3,12 +3,9 @@
 use std::future::Future;
 use std::process::ExitCode;
 
-use std::sync::Arc;
-
 use uhome_protocol::core_events::{BROKER_ID, REGISTRY_ID};
 use uhome_runtime::broker::{self, BrokerConfig};
 use uhome_runtime::registry;
-use uhome_runtime::security::{AllowList, Security};
 
 use crate::args::MeshArgs;
 
@@ -22,7 +19,7 @@ pub async fn run(args: MeshArgs, stop: impl Future<Output = ()>) -> Result<ExitC
                 crate::security::load(broker_key, policy, args.mode)?,
             ),
             _ => {
-                let keyless = Arc::new(Security::keyless(AllowList::local()));
+                let keyless = crate::security::keyless(&args.compat_allow)?;
                 (keyless.clone(), keyless)
             }
         };
