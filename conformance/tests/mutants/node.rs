@@ -185,7 +185,8 @@ impl Server {
                     }
                     Ok(Err(_)) => {
                         if self.fault == DiesOnReset {
-                            self.dead.notify_waiters();
+                            // A permit is kept if the accept loop is not waiting at this moment.
+                            self.dead.notify_one();
                         }
                         return;
                     }
