@@ -382,6 +382,7 @@ impl CarelessRegistry {
                 node_id: id,
                 address: addr,
                 keep_alive: kept.contains(id),
+                key: None,
             })
             .collect()
     }

@@ -122,6 +122,10 @@ pub struct NodeRef<'a> {
     /// `keepAlive`: the node takes deliveries on kept, pipelined connections
     /// ([UH-REGISTRY-11], [UH-BROKER-13]); false when absent.
     pub keep_alive: bool,
+    /// `key`: the node's public key ([UH-AUTH-19], [UH-AUTH-20]), when it is a string; its
+    /// form is checked by whoever trusts it. Any other value is ignored, as 1.2 ignores the
+    /// member.
+    pub key: Option<JsonStr<'a>>,
 }
 
 /// `µHome.core.register` data ([UH-REGISTRY-1]).
@@ -131,7 +135,8 @@ impl<'a> NodeRef<'a> {
     /// Reads `{"nodeId", "address", "keepAlive"?}` from a register request's `data` or a list
     /// entry ([UH-CORE-3]).
     pub fn from_data(data: Option<RawJson<'a>>) -> Result<Self, Error> {
-        let [node_id, address, keep_alive] = members(data, ["nodeId", "address", "keepAlive"])?;
+        let [node_id, address, keep_alive, key] =
+            members(data, ["nodeId", "address", "keepAlive", "key"])?;
         let node_id = node_id_value(node_id)?;
         let address = string_value(address, "\"address\" must be a string")?;
         if !is_valid_address(&address) {
@@ -146,6 +151,7 @@ impl<'a> NodeRef<'a> {
             node_id,
             address,
             keep_alive,
+            key: key.and_then(|k| k.as_string()),
         })
     }
 }

@@ -129,6 +129,10 @@ pub struct NodeEntry<'a> {
     /// `keepAlive`, written only when true ([UH-REGISTRY-11]).
     #[serde(rename = "keepAlive", skip_serializing_if = "is_false")]
     pub keep_alive: bool,
+    /// `key`: the node's public key, 64 lowercase hex characters, written when the registry
+    /// knows it ([UH-AUTH-20]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a str>,
 }
 
 fn is_false(b: &bool) -> bool {

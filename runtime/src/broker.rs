@@ -25,7 +25,7 @@ use crate::kept::{self, KeptConnections};
 use crate::node::{ready, Dispatch, Node, ReplyFuture};
 use crate::nodes::{self, NodeEntry};
 use crate::reply::Reply;
-use crate::security::{with_member, Security};
+use crate::security::{with_member, Mode, Security};
 use crate::server::{self, ServerHandle};
 
 /// Broker settings.
@@ -137,6 +137,15 @@ impl BrokerInner {
             for node in list {
                 security.learn_node(&node.node_id, &node.address);
             }
+        }
+    }
+
+    /// In `secure` mode, where every list verified with the registry's key, trusts the keys
+    /// it carries ([UH-AUTH-19]).
+    fn learn_keys(&self, list: &[NodeEntry]) -> Result<(), String> {
+        match self.client.security() {
+            Some(security) if security.mode() == Mode::Secure => security.learn_keys(list),
+            _ => Ok(()),
         }
     }
 
@@ -254,6 +263,7 @@ impl BrokerInner {
                 node_id,
                 address,
                 keep_alive,
+                ..
             },
             own_slots,
         ) in targets
@@ -309,6 +319,13 @@ impl Dispatch for BrokerDispatch {
                 Ok(list) => {
                     let count = list.len();
                     let list = nodes::owned(&list);
+                    if let Err(reason) = self.shared.learn_keys(&list) {
+                        return Some(ready(Reply::for_code(
+                            Code::InvalidData,
+                            Some(kind),
+                            Some(&reason),
+                        )));
+                    }
                     self.shared.learn(&list);
                     let change = lock(&self.shared.state).install(list);
                     match change {

@@ -14,6 +14,8 @@ pub struct NodeEntry {
     /// `keepAlive`: the node takes deliveries on kept, pipelined connections
     /// ([UH-REGISTRY-11], [UH-BROKER-13]).
     pub keep_alive: bool,
+    /// `key`: the node's public key, hex, where the registry knows it ([UH-AUTH-20]).
+    pub key: Option<String>,
 }
 
 impl NodeEntry {
@@ -23,6 +25,7 @@ impl NodeEntry {
             node_id: node_id.into(),
             address: address.into(),
             keep_alive: false,
+            key: None,
         }
     }
 
@@ -32,6 +35,7 @@ impl NodeEntry {
             node_id: node.node_id.to_string(),
             address: node.address.to_string(),
             keep_alive: node.keep_alive,
+            key: node.key.map(|k| k.to_string()),
         }
     }
 
@@ -41,6 +45,7 @@ impl NodeEntry {
             node_id: &self.node_id,
             address: &self.address,
             keep_alive: self.keep_alive,
+            key: self.key.as_deref(),
         }
     }
 }

@@ -503,10 +503,27 @@ impl ServiceInner {
         let Some(nodes) = data.get("nodes").and_then(Value::as_array) else {
             return Ok(None);
         };
+        self.learn_keys(nodes);
         Ok(Some(nodes.iter().any(|n| {
             n.get("nodeId").and_then(Value::as_str) == Some(&self.id)
                 && n.get("address").and_then(Value::as_str) == Some(&self.advertised)
         })))
+    }
+
+    /// In `secure` mode, where the discover reply verified with the registry's key, trusts
+    /// the keys its entries carry: the publishers' whose deliveries this node verifies
+    /// ([UH-AUTH-19]).
+    fn learn_keys(&self, nodes: &[Value]) {
+        let Some(security) = self.client.security() else {
+            return;
+        };
+        if security.mode() != crate::security::Mode::Secure {
+            return;
+        }
+        let list: Vec<NodeEntry> = nodes.iter().filter_map(entry_of).collect();
+        if let Err(reason) = security.learn_keys(&list) {
+            tracing::warn!("the registry's list was not learnt: {reason}");
+        }
     }
 
     async fn subscribe_once(&self, broker: &str, pattern: &str) -> Result<(), Failure> {
@@ -1060,20 +1077,23 @@ pub async fn discover(client: &Client, registry: &str) -> Result<Vec<NodeEntry>,
     nodes
         .iter()
         .map(|n| {
-            let id = n.get("nodeId").and_then(Value::as_str);
-            let address = n.get("address").and_then(Value::as_str);
-            match (id, address) {
-                (Some(id), Some(address)) => Ok(NodeEntry {
-                    keep_alive: n.get("keepAlive").and_then(Value::as_bool) == Some(true),
-                    ..NodeEntry::new(id, address)
-                }),
-                _ => Err(ServiceError::MissingMember {
-                    addr: registry.to_string(),
-                    event_type: core_events::DISCOVER,
-                    member: "nodes[].nodeId/address",
-                    role: "registry",
-                }),
-            }
+            entry_of(n).ok_or_else(|| ServiceError::MissingMember {
+                addr: registry.to_string(),
+                event_type: core_events::DISCOVER,
+                member: "nodes[].nodeId/address",
+                role: "registry",
+            })
         })
         .collect()
+}
+
+/// A list entry: `nodeId` and `address`, with `keepAlive` and `key` where given.
+fn entry_of(n: &Value) -> Option<NodeEntry> {
+    let id = n.get("nodeId").and_then(Value::as_str)?;
+    let address = n.get("address").and_then(Value::as_str)?;
+    Some(NodeEntry {
+        keep_alive: n.get("keepAlive").and_then(Value::as_bool) == Some(true),
+        key: n.get("key").and_then(Value::as_str).map(str::to_string),
+        ..NodeEntry::new(id, address)
+    })
 }

@@ -584,3 +584,131 @@ async fn the_registry_never_health_checks_an_address_outside_the_outbound_allow_
     );
     assert_eq!(code(&mesh.send(&mesh.registry, &frame).await), "unhealthy");
 }
+
+/// `policy` with only the nodes `ids` names.
+fn pinning(policy: &Policy, ids: &[&str]) -> Policy {
+    let mut partial = policy.clone();
+    partial.nodes.retain(|n| ids.contains(&n.node_id.as_str()));
+    partial
+}
+
+#[tokio::test]
+async fn keys_travel_with_the_registrys_lists() {
+    let keys = Keys {
+        registry: key(21),
+        broker: key(22),
+        kitchen: key(23),
+        hall: key(24),
+        attacker: key(25),
+    };
+    let full = policy(&keys);
+    // Only the registry pins every node: the broker learns the kitchen's key from the list
+    // it is pushed, the kitchen the hall's from its discover replies.
+    let broker_policy = pinning(&full, &[REGISTRY_ID, BROKER_ID, HALL]);
+    let kitchen_policy = pinning(&full, &[REGISTRY_ID, BROKER_ID]);
+    let broker = broker_with(BrokerConfig {
+        deadlines: deadlines(1000),
+        security: Some(Arc::new(Security::from_policy(
+            &broker_policy,
+            keys.broker.clone(),
+        ))),
+        ..BrokerConfig::default()
+    })
+    .await;
+    let registry = registry_with(RegistryConfig {
+        security: Some(Arc::new(Security::from_policy(
+            &full,
+            keys.registry.clone(),
+        ))),
+        ..registry_config(&broker)
+    })
+    .await;
+    let (registry_addr, broker_addr) = (
+        registry.local_addr().to_string(),
+        broker.local_addr().to_string(),
+    );
+    let (handler, mut deliveries) = recorder();
+    let kitchen = Service::builder(KITCHEN)
+        .registry(registry_addr.clone())
+        .broker(broker_addr.clone())
+        .deadlines(deadlines(1000))
+        .refresh_interval(Duration::from_millis(200))
+        .security(Arc::new(Security::from_policy(
+            &kitchen_policy,
+            keys.kitchen.clone(),
+        )))
+        .handle("home.sensors.>", handler)
+        .subscribe("home.sensors.>")
+        .give_up_after(Some(Duration::from_secs(5)))
+        .start()
+        .await
+        .expect("the broker accepts the kitchen's signed subscribe with the key it was pushed");
+    // The hall registers too (it subscribes to nothing): the registry lists its key.
+    let hall_service = Service::builder(HALL)
+        .registry(registry_addr.clone())
+        .broker(broker_addr.clone())
+        .deadlines(deadlines(1000))
+        .security(Arc::new(Security::from_policy(&full, keys.hall.clone())))
+        .give_up_after(Some(Duration::from_secs(5)))
+        .start()
+        .await
+        .expect("the hall registers, signed");
+    let hall = hall_service.client().clone();
+
+    let listed = service::discover(&hall, &registry_addr).await.unwrap();
+    let entry = listed.iter().find(|n| n.node_id == KITCHEN).unwrap();
+    assert_eq!(entry.key.as_deref(), Some(public(&keys.kitchen).as_str()));
+    assert_eq!(entry.address, kitchen.advertised());
+
+    // Once the kitchen has refreshed, it verifies the hall's origin with the learnt key.
+    let mut received = Vec::new();
+    let mut failures = Vec::new();
+    for n in 0..50 {
+        let report = service::publish(&hall, &broker_addr, MOTION, Some(&json!({"n": n})))
+            .await
+            .unwrap();
+        assert_eq!(
+            report.delivered as usize + report.failed.len(),
+            1,
+            "{report:?}"
+        );
+        failures.extend(report.failed);
+        received = drain(&mut deliveries, Duration::from_millis(100)).await;
+        if !received.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        received.len(),
+        1,
+        "the kitchen never accepted the hall's event: {failures:?}"
+    );
+    assert_eq!(received[0].source, HALL);
+
+    // A list signed by the registry that gives the kitchen's key to another node is refused
+    // whole, and the broker keeps delivering to the kitchen.
+    let registry_security = Security::from_policy(&full, keys.registry.clone());
+    let broker_kid = KeyId::of(&keys.broker.verifying_key());
+    let collision = json!({"nodes": [
+        {"nodeId": KITCHEN, "address": kitchen.advertised(), "key": public(&keys.kitchen)},
+        {"nodeId": "µHome/impostor", "address": "127.0.0.1:9", "key": public(&keys.kitchen)},
+    ]});
+    let frame = Client::new(REGISTRY_ID)
+        .encode(&OwnedEvent::new(REGISTRY_ID, NODES, Some(&collision)))
+        .unwrap();
+    let (signed, _) = registry_security
+        .sign_request(&frame, Some(broker_kid))
+        .unwrap();
+    let reply = Client::with_deadlines("test", deadlines(1000))
+        .send_frame(&broker_addr, &signed)
+        .await
+        .unwrap();
+    let reply = ReplyEvent::decode(&reply).unwrap();
+    assert_eq!(code(&reply), "invalid_data", "{reply:?}");
+    assert!(reply.describe().contains("µHome/impostor"), "{reply:?}");
+    let report = service::publish(&hall, &broker_addr, MOTION, Some(&json!({"after": 1})))
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    drop((broker, registry));
+}

@@ -255,6 +255,7 @@ fn entries<'a>(list: &'a [(String, String)], kept: &HashSet<String>) -> Vec<Node
             node_id: id,
             address: addr,
             keep_alive: kept.contains(id),
+            key: None,
         })
         .collect()
 }

@@ -16,14 +16,18 @@ use crate::reply::Reply;
 use crate::security::AUTH_ROOM;
 
 impl RegistryInner {
-    async fn register(self: Arc<Self>, node: NodeEntry) -> Reply {
+    async fn register(self: Arc<Self>, mut node: NodeEntry) -> Reply {
         let fail = |code: Code, reason: &str| {
             Reply::for_code(code, Some(CoreType::Register), Some(reason))
         };
+        // The list carries the key the policy pins to the node, never one a registration
+        // claims ([UH-AUTH-20]).
+        node.key = self.client.security().and_then(|s| s.key_of(&node.node_id));
         let NodeEntry {
             node_id,
             address,
             keep_alive,
+            key,
         } = &node;
         if let Some(security) = self.client.security() {
             if let Some(refusal) = security.outbound_refusal(address).await {
@@ -75,6 +79,7 @@ impl RegistryInner {
                     Some(entry) => {
                         entry.node.address = address.clone();
                         entry.node.keep_alive = *keep_alive;
+                        entry.node.key = key.clone();
                         entry.failures = 0;
                     }
                     None => nodes.push(Entry {

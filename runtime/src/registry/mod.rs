@@ -128,7 +128,7 @@ impl RegistryHandle {
 
 /// Starts a registry listening on `listen`.
 pub async fn start(listen: &str, config: RegistryConfig) -> Result<RegistryHandle, RegistryError> {
-    let (store, recovered) = match &config.data_dir {
+    let (store, mut recovered) = match &config.data_dir {
         None => (None, Recovered::default()),
         Some(dir) => {
             let (store, recovered) = Store::open(dir).map_err(|source| RegistryError::Store {
@@ -153,8 +153,9 @@ pub async fn start(listen: &str, config: RegistryConfig) -> Result<RegistryHandl
         if let Some(broker) = &config.broker {
             security.learn_node(BROKER_ID, broker);
         }
-        for node in &recovered.nodes {
+        for node in &mut recovered.nodes {
             security.learn_node(&node.node_id, &node.address);
+            node.key = security.key_of(&node.node_id);
         }
     }
     let shared = Arc::new(RegistryInner {

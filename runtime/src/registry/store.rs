@@ -94,6 +94,7 @@ fn apply(nodes: &mut Vec<NodeEntry>, record: Record) {
                 node_id,
                 address,
                 keep_alive,
+                key: None,
             }),
         },
         Record::Unregister { node_id } => nodes.retain(|n| n.node_id != node_id),

@@ -1,9 +1,9 @@
-//! Authenticated nodes (`spec/drafts/security.md`, a draft for spec 1.3): a node's mode and
+//! Authenticated nodes (section 14 of `spec/protocol.md`, `UH-AUTH`): a node's mode and
 //! key, the keys it trusts and what each may do, and the checks and signatures of one
 //! exchange. The codec side is `uhome_protocol::auth`.
 //!
-//! A node with a [`Security`] verifies every request after decoding (step 5 of the draft's
-//! order of checks), authorizes it by the rules of section 6.2, and signs every reply, with
+//! A node with a [`Security`] verifies every request after decoding (step 5 of the order of
+//! checks, [UH-AUTH-26]), authorizes it by the rules of [UH-AUTH-13] to [UH-AUTH-18], and signs every reply, with
 //! `re` naming the request's nonce. Its client signs every request for a node whose key it
 //! knows and verifies the reply with that key.
 
@@ -11,7 +11,7 @@ mod allow;
 mod keyfile;
 mod policy;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,6 +33,7 @@ pub use keyfile::{
 };
 pub use policy::{PeerEntry, Policy, Role};
 
+use crate::nodes::NodeEntry;
 use crate::reply::{Reply, Verbatim};
 
 /// The replay cache's capacity: 4096 × 32 bytes (section 5.2).
@@ -130,6 +131,7 @@ pub struct Security {
     compat_allow: AllowList,
     outbound_allow: AllowList,
     peers: RwLock<HashMap<KeyId, Arc<PeerEntry>>>,
+    learnt: RwLock<HashSet<KeyId>>,
     by_address: RwLock<HashMap<String, KeyId>>,
     cache: Mutex<Box<ReplayCache<REPLAY_CACHE>>>,
     deliveries: Mutex<Box<ReplayCache<REPLAY_CACHE>>>,
@@ -206,6 +208,7 @@ impl Security {
             compat_allow,
             outbound_allow,
             peers: RwLock::new(HashMap::new()),
+            learnt: RwLock::new(HashSet::new()),
             by_address: RwLock::new(HashMap::new()),
             cache: Mutex::new(Box::new(ReplayCache::new())),
             deliveries: Mutex::new(Box::new(ReplayCache::new())),
@@ -265,6 +268,79 @@ impl Security {
         if let Ok(mut peers) = self.peers.write() {
             peers.insert(kid, Arc::new(entry));
         }
+    }
+
+    /// The public key (hex) the node `node_id` is known by.
+    pub fn key_of(&self, node_id: &str) -> Option<String> {
+        self.peer_by_node(node_id).map(|p| hex(p.key.as_bytes()))
+    }
+
+    /// Learns the keys of a list the registry signed ([UH-AUTH-19]): an entry's `key` must
+    /// be 64 lowercase hex characters, and no key id may name two keys, nor a key two
+    /// nodes (`invalid_data`, the list is refused whole). A key the policy pins is never
+    /// replaced; a learnt one is when the registry lists another for the node.
+    pub fn learn_keys(&self, list: &[NodeEntry]) -> Result<(), String> {
+        let invalid = |reason: String| reason;
+        let mut learnt = Vec::new();
+        for node in list {
+            let Some(text) = &node.key else { continue };
+            let key = parse_hex32(text)
+                .filter(|_| text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "\"key\" of {:?} is not an Ed25519 public key in 64 lowercase hex characters",
+                        node.node_id
+                    ))
+                })?;
+            let kid = KeyId::of(&key);
+            match self.peer(&kid) {
+                Some(known) if known.key != key => {
+                    return Err(invalid(format!(
+                        "\"key\" of {:?} has the key id {kid} of another key",
+                        node.node_id
+                    )))
+                }
+                Some(known) if known.node_id != node.node_id => {
+                    return Err(invalid(format!(
+                        "\"key\" of {:?} is the key of {:?}",
+                        node.node_id, known.node_id
+                    )))
+                }
+                Some(_) => continue,
+                None => {}
+            }
+            match self.peer_by_node(&node.node_id) {
+                Some(pinned) if !self.is_learnt(&KeyId::of(&pinned.key)) => {
+                    tracing::warn!(node = %node.node_id, "the list gives the node another key than the policy: the policy's is kept");
+                    continue;
+                }
+                Some(old) => {
+                    learnt.push((Some(KeyId::of(&old.key)), kid, node.node_id.clone(), key))
+                }
+                None => learnt.push((None, kid, node.node_id.clone(), key)),
+            }
+        }
+        for (old, kid, node_id, key) in learnt {
+            if let (Some(old), Ok(mut peers)) = (old, self.peers.write()) {
+                peers.remove(&old);
+            }
+            self.trust(PeerEntry {
+                node_id,
+                key,
+                role: Role::Node,
+                publish: Vec::new(),
+                subscribe: None,
+            });
+            if let Ok(mut learnt) = self.learnt.write() {
+                learnt.insert(kid);
+            }
+        }
+        Ok(())
+    }
+
+    fn is_learnt(&self, kid: &KeyId) -> bool {
+        self.learnt.read().is_ok_and(|l| l.contains(kid))
     }
 
     /// Records that the node at `address` has key `kid`, for the client's requests to it.
