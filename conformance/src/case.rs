@@ -20,16 +20,39 @@ pub enum Role {
     Registry,
     /// Brokers.
     Broker,
+    /// Every node in `secure` mode (section 14).
+    Secure,
+    /// Registries in `secure` mode.
+    #[serde(rename = "secure-registry")]
+    SecureRegistry,
+    /// Brokers in `secure` mode.
+    #[serde(rename = "secure-broker")]
+    SecureBroker,
 }
 
 impl Role {
-    /// `any`, `service`, `registry`, `broker`.
+    /// `any`, `service`, `registry`, `broker`, `secure`, `secure-registry`, `secure-broker`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Any => "any",
             Role::Service => "service",
             Role::Registry => "registry",
             Role::Broker => "broker",
+            Role::Secure => "secure",
+            Role::SecureRegistry => "secure-registry",
+            Role::SecureBroker => "secure-broker",
+        }
+    }
+
+    /// Whether a case of this role runs against a target run as `target`: the node cases
+    /// (`any`) with every 1.2 role, the `secure` cases with every secure role.
+    pub fn applies_to(self, target: Role) -> bool {
+        match target {
+            Role::Secure | Role::SecureRegistry | Role::SecureBroker => {
+                self == Role::Secure || self == target
+            }
+            Role::Any => self == Role::Any,
+            _ => self == Role::Any || self == target,
         }
     }
 }

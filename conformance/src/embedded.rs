@@ -57,6 +57,7 @@ pub fn profile() -> Profile {
         subscriptions: Some(vec![SUBSCRIPTION.into()]),
         features: vec!["pushAfterHealthRound".into()],
         node_id: None,
+        security: None,
     }
 }
 

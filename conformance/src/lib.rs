@@ -21,6 +21,7 @@ pub mod peers;
 pub mod profile;
 pub mod report;
 pub mod runner;
+pub mod signing;
 pub mod spec;
 pub mod vectors;
 pub mod wire;

@@ -48,6 +48,8 @@ pub struct Received {
     pub header: (u16, u8),
     /// Which connection it came on, numbered from 0 in the order they were accepted.
     pub connection: usize,
+    /// The frame's bytes.
+    pub raw: Vec<u8>,
 }
 
 struct State {
@@ -55,6 +57,7 @@ struct State {
     received: Mutex<Vec<Received>>,
     arrived: Notify,
     transcript: Mutex<Transcript>,
+    signer: Mutex<Option<uhome_protocol::auth::SigningKey>>,
 }
 
 /// A node played by the suite.
@@ -75,6 +78,7 @@ impl Peer {
             received: Mutex::new(Vec::new()),
             arrived: Notify::new(),
             transcript: Mutex::new(Transcript::default()),
+            signer: Mutex::new(None),
         });
         let task = tokio::spawn(accept(listener, id.to_string(), state.clone()));
         Ok(Peer {
@@ -103,6 +107,14 @@ impl Peer {
     }
 
     /// Records its traffic into a case's transcript.
+    /// Signs every reply with `key` from now on, with `re` naming the request's nonce (a
+    /// secure node's peer, section 14).
+    pub fn sign_with(&self, key: uhome_protocol::auth::SigningKey) {
+        if let Ok(mut s) = self.state.signer.lock() {
+            *s = Some(key);
+        }
+    }
+
     pub fn record_into(&self, transcript: &Transcript) {
         if let Ok(mut t) = self.state.transcript.lock() {
             *t = transcript.clone();
@@ -193,7 +205,14 @@ async fn serve(mut stream: TcpStream, id: String, state: Arc<State>, connection:
                 .map(|t| t.clone())
                 .unwrap_or_default();
             transcript.received(&id, buf.get(..used).unwrap_or_default());
-            let reply = answer(&id, &frame, &state, connection);
+            let reply = answer(
+                &id,
+                &frame,
+                buf.get(..used).unwrap_or_default(),
+                &state,
+                connection,
+            )
+            .map(|reply| signed(reply, &frame, &state));
             buf.drain(..used);
             let Some(reply) = reply else { continue };
             transcript.sent(&id, &reply);
@@ -208,7 +227,24 @@ async fn serve(mut stream: TcpStream, id: String, state: Arc<State>, connection:
     }
 }
 
-fn answer(id: &str, frame: &Frame<'_>, state: &State, connection: usize) -> Option<Vec<u8>> {
+/// `reply`, signed when the peer has a key.
+fn signed(reply: Vec<u8>, request: &Frame<'_>, state: &State) -> Vec<u8> {
+    let key = state.signer.lock().ok().and_then(|k| k.clone());
+    let Some(key) = key else { return reply };
+    let how = crate::signing::Sign {
+        re: crate::signing::nonce_of(request),
+        ..crate::signing::Sign::request(None)
+    };
+    crate::signing::sign(&reply, &key, how).unwrap_or(reply)
+}
+
+fn answer(
+    id: &str,
+    frame: &Frame<'_>,
+    raw: &[u8],
+    state: &State,
+    connection: usize,
+) -> Option<Vec<u8>> {
     let Ok(Message::Event(event)) = frame.message() else {
         return None;
     };
@@ -223,6 +259,7 @@ fn answer(id: &str, frame: &Frame<'_>, state: &State, connection: usize) -> Opti
             data: event.data.map(crate::canonical::value),
             header: (frame.header.version, frame.header.status),
             connection,
+            raw: raw.to_vec(),
         });
     }
     state.arrived.notify_waiters();

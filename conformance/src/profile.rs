@@ -48,6 +48,52 @@ pub struct Profile {
     /// reply when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
+    /// What the secure roles need: the node's key and the identities its policy trusts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecureProfile>,
+}
+
+/// A key the node's policy pins, and the secret the suite signs with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileIdentity {
+    /// The node id the policy pins the key to.
+    pub node_id: String,
+    /// The 32-byte secret key (RFC 8032 seed), 64 hex characters.
+    pub secret: String,
+}
+
+/// The `security` member of a profile (spec/conformance-contract.md, the secure roles).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecureProfile {
+    /// The node's public key, 64 hex characters.
+    pub node_key: String,
+    /// A node of the policy, role `node`, that the suite signs as: it may publish
+    /// `publishAllowed` and not `publishForbidden`, may not subscribe to
+    /// `subscribeForbidden`, and is no operator.
+    pub client: ProfileIdentity,
+    /// The clock window the node allows, in milliseconds (30000 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skew_ms: Option<u64>,
+    /// A broker target: the registry's identity, for the lists the suite pushes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<ProfileIdentity>,
+    /// A registry target: the broker's identity, for the suite's answers to its pushes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<ProfileIdentity>,
+    /// A broker target: a type the client may publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_allowed: Option<String>,
+    /// A broker target: a type the client may not publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_forbidden: Option<String>,
+    /// A broker target: a pattern the client may not subscribe to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribe_forbidden: Option<String>,
+    /// A registry target: an address (host:port) its outbound allow-list excludes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_denied: Option<String>,
 }
 
 /// Features a profile may claim.

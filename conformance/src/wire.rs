@@ -389,6 +389,9 @@ pub struct Request<'a> {
     pub status: u8,
 }
 
+/// The `timestamp` of every request the suite encodes.
+pub const REQUEST_TIMESTAMP: &str = "2026-11-28T22:17:50.481Z";
+
 /// The suite's node id when it plays a client.
 pub const SUITE_SOURCE: &str = "uhome-conformance/client";
 
@@ -431,7 +434,7 @@ impl<'a> Request<'a> {
         };
         let envelope = Envelope {
             id: &self.id,
-            timestamp: "2026-11-28T22:17:50.481Z",
+            timestamp: REQUEST_TIMESTAMP,
             source: self.source,
             event_type: self.event_type,
         };

@@ -16,7 +16,7 @@ use uhome_conformance::profile::Profile;
 use uhome_conformance::report::{self, exit_status, Counts, JsonReport};
 use uhome_conformance::runner::{self, CaseReport, Selection, Target};
 use uhome_conformance::{codec, embedded, spec, vectors};
-use uhome_protocol::core_events::REGISTER;
+use uhome_protocol::core_events::{BROKER_ID, REGISTER};
 
 #[derive(Parser)]
 #[command(
@@ -144,6 +144,20 @@ enum Command {
     },
     /// Node cases and the broker role's; the suite plays the registry and the services.
     Broker(TargetArgs),
+    /// Section 14 cases against a node in `secure` mode: the profile's `security` member gives
+    /// the node's key and the identities its policy trusts (spec/conformance-contract.md).
+    Secure {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// What the target is: `node` (the cases every secure node passes), `registry` or
+        /// `broker` (those and the role's).
+        #[arg(long = "as", default_value = "node", value_parser = ["node", "registry", "broker"])]
+        role: String,
+        /// With --as registry: where the suite listens as the broker (it signs its answers
+        /// with the profile's security.broker secret when given).
+        #[arg(long, default_value = "127.0.0.1:5199")]
+        broker_listen: String,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -421,6 +435,44 @@ async fn run(cli: Cli) -> Result<u8, String> {
                 target.target,
                 profile,
                 Some(broker),
+                &selection,
+                &options,
+            )
+            .await
+        }
+        Some(Command::Secure {
+            target,
+            role,
+            broker_listen,
+        }) => {
+            let Some(security) = profile.security.clone() else {
+                return Err("the secure role needs --profile with a \"security\" member".into());
+            };
+            let (role, broker) = match role.as_str() {
+                "registry" => {
+                    let broker = Peer::start(BROKER_ID, &broker_listen, Mode::Healthy)
+                        .await
+                        .map_err(|e| {
+                            format!("cannot listen as the broker on {broker_listen}: {e}")
+                        })?;
+                    if let Some(id) = &security.broker {
+                        let secret = uhome_conformance::signing::parse32(&id.secret).ok_or(
+                            "the profile's security.broker secret is not 64 hex characters",
+                        )?;
+                        broker.sign_with(uhome_protocol::auth::SigningKey::from_bytes(&secret));
+                    }
+                    (Role::SecureRegistry, Some(broker))
+                }
+                "broker" => (Role::SecureBroker, None),
+                _ => (Role::Secure, None),
+            };
+            one(
+                &all,
+                role,
+                role.as_str(),
+                target.target,
+                profile,
+                broker,
                 &selection,
                 &options,
             )

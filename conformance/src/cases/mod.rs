@@ -2,6 +2,7 @@
 //! module of the section of the requirement it is named after (its first). The vector cases,
 //! one per vector of spec/vectors, are in `vectors`.
 
+mod auth;
 mod broker;
 mod common;
 mod core_events;
@@ -86,6 +87,7 @@ pub fn catalogue() -> Vec<Case> {
     all.extend(registry::cases());
     all.extend(broker::cases());
     all.extend(service::cases());
+    all.extend(auth::cases());
     all.extend(reply::audits());
     all
 }
@@ -155,10 +157,12 @@ pub fn starts_the_service(info: &CaseInfo) -> bool {
     info.role == Role::Service && info.id.starts_with("UH-SERVICE-")
 }
 
-/// The cases that apply to a target of `role` (`Any` runs the node cases only).
+/// The cases that apply to a target of `role` (`Any` runs the node cases only; a secure
+/// role, the secure cases only: a node in `secure` mode refuses the 1.2 cases' unsigned
+/// requests).
 pub fn for_role(all: &[Case], role: Role) -> Vec<Case> {
     all.iter()
-        .filter(|c| c.info.role == Role::Any || (role != Role::Any && c.info.role == role))
+        .filter(|c| c.info.role.applies_to(role))
         .cloned()
         .collect()
 }
@@ -182,6 +186,30 @@ pub const NOT_ON_THE_WIRE: &[(&str, &str)] = &[
         "UH-REPLY-7",
         "a handler failure depends on the node's own handlers failing on purpose",
     ),
+    (
+        "UH-AUTH-10",
+        "what a publisher adds to its publish; the secure roles check registries and brokers, not publishing services",
+    ),
+    (
+        "UH-AUTH-12",
+        "a subscriber's checks of deliveries need a secure service the suite starts; the secure roles check registries and brokers",
+    ),
+    (
+        "UH-AUTH-19",
+        "whether a node learns keys from lists is its choice, and a key id collision needs two keys with one id (2^32 work at best)",
+    ),
+    (
+        "UH-AUTH-21",
+        "the policy file is read at the node's start, not over the wire",
+    ),
+    (
+        "UH-AUTH-23",
+        "the secure roles check nodes in secure mode; compat's allow-list is of peer addresses the suite cannot choose on loopback",
+    ),
+    (
+        "UH-AUTH-24",
+        "the mode is the node's configuration and what it logs at start, not on the wire",
+    ),
 ];
 
 #[cfg(test)]
@@ -194,6 +222,7 @@ mod tests {
             ("UH-REGISTRY-", registry::cases()),
             ("UH-BROKER-", broker::cases()),
             ("UH-SERVICE-", service::cases()),
+            ("UH-AUTH-", auth::cases()),
             ("UH-REPLY-", reply::audits()),
         ];
         for (prefix, cases) in node_sections().into_iter().chain(roles) {

@@ -109,8 +109,13 @@ impl Refusal {
     /// The error reply: status 2, the code, the type's failure message for `forbidden` on a
     /// core type, else the code's message.
     pub fn reply(&self, request: Option<CoreType>) -> Reply {
+        // Appendix B gives no failure message to healthcheck and discover.
         let message = match (self.code, request) {
-            (AuthCode::Forbidden, Some(core)) => core.failure_message(),
+            (AuthCode::Forbidden, Some(core))
+                if !matches!(core, CoreType::Healthcheck | CoreType::Discover) =>
+            {
+                core.failure_message()
+            }
             _ => self.code.message(),
         };
         Reply::error(

@@ -1,0 +1,939 @@
+//! Section 14 cases, for nodes in `secure` mode: the suite signs as the identities the
+//! profile's `security` member gives (a node of the target's policy; for a broker, the
+//! registry too) and checks each refusal's code, that every reply is signed for the request
+//! it answers, and, for brokers, a delivery end to end.
+
+use serde_json::{json, Value};
+use uhome_protocol::auth::{sign_origin, KeyId, SigningKey, VerifyingKey};
+use uhome_protocol::core_events::{
+    BROKER_ID, DISCOVER, HEALTHCHECK, NODES, PUBLISH, REGISTER, REGISTRY_ID, SUBSCRIBE, UNREGISTER,
+    UNSUBSCRIBE,
+};
+use uhome_protocol::{Envelope, RawJson};
+
+use super::{case, Case};
+use crate::case::{violation, CaseFuture, CaseResult, Level::*, Problem, Role};
+use crate::ctx::Ctx;
+use crate::peers::{Mode, Peer};
+use crate::profile::ProfileIdentity;
+use crate::signing::{self, check_reply, fresh_key, Identity, Sign};
+use crate::wire::{frame, Read, Reply, Request, REQUEST_TIMESTAMP};
+
+pub(super) fn cases() -> Vec<Case> {
+    use Role::{Secure, SecureBroker, SecureRegistry};
+    vec![
+        case("UH-AUTH-22/unsigned-refused", &["UH-AUTH-22", "UH-AUTH-27"], Must, Secure,
+            "a request without auth is refused unauthenticated, status 2, message \"Request is not authenticated\"", unsigned_refused),
+        case("UH-AUTH-6/replies-signed", &["UH-AUTH-6", "UH-AUTH-1"], Must, Secure,
+            "a signed healthcheck is answered healthy; that reply and a refusal are signed with the node's key (its key id per UH-AUTH-1), re naming the request's nonce, ts within the window", replies_signed),
+        case("UH-AUTH-2/unknown-key", &["UH-AUTH-2", "UH-AUTH-27"], Must, Secure,
+            "a request signed by a key the policy does not pin is refused unknown_key, message \"Unknown key\"", unknown_key),
+        case("UH-AUTH-3/out-of-form", &["UH-AUTH-3", "UH-AUTH-27"], Must, Secure,
+            "authenticators out of form (sig of 127 characters, kid in upper case, ts with a fraction, auth not an object, auth twice, nonce twice) are refused unauthenticated", out_of_form),
+        case("UH-AUTH-4/altered", &["UH-AUTH-4", "UH-AUTH-27"], Must, Secure,
+            "a signed request with one payload byte, the header's version, or one signature character altered, or signed by another key under the client's key id, is refused bad_signature, message \"Signature does not verify\"", altered),
+        case("UH-AUTH-5/audience", &["UH-AUTH-5", "UH-AUTH-27"], Must, Secure,
+            "a signed request without aud, or for another key, is refused forbidden", audience),
+        case("UH-AUTH-8/stale", &["UH-AUTH-8", "UH-AUTH-6"], Must, Secure,
+            "requests whose ts is a minute beyond the clock window, before or after, are refused stale, message \"Request is stale\", in a reply signed with re whose ts is the node's clock", stale),
+        case("UH-AUTH-9/replayed", &["UH-AUTH-9", "UH-AUTH-27"], Must, Secure,
+            "a signed request sent again on a new connection is refused replayed, message \"Request was replayed\"", replayed),
+        case("UH-AUTH-13/source-bound", &["UH-AUTH-13"], Must, Secure,
+            "a request signed by the client's key with another node's id as source is refused forbidden", source_bound),
+        case("UH-AUTH-26/order", &["UH-AUTH-26"], Must, Secure,
+            "with several faults the first check answers: an unsigned unknown type is unauthenticated (not no_handler), a stale frame with a broken signature stale, an unknown key with a stale ts unknown_key; a signed unknown type is no_handler", order),
+        case("UH-AUTH-14/register-as-itself", &["UH-AUTH-14", "UH-AUTH-5", "UH-AUTH-7"], Must, SecureRegistry,
+            "a registration signed by the client's key, for its node id and with its data.key, is registered after a health check signed for the client's key", register_as_itself),
+        case("UH-AUTH-14/register-as-another", &["UH-AUTH-14"], Must, SecureRegistry,
+            "a signed registration of another node id, or with another data.key, is refused forbidden with the register failure message", register_as_another),
+        case("UH-AUTH-15/unregister-another", &["UH-AUTH-15"], Must, SecureRegistry,
+            "a signed unregistration of another node, by a key without the operator role, is refused forbidden", unregister_another),
+        case("UH-AUTH-20/keys-in-lists", &["UH-AUTH-20"], Must, SecureRegistry,
+            "a node registered by its key is listed with that key in discover and in the list pushed to the broker", keys_in_lists),
+        case("UH-AUTH-7/unsigned-health-reply", &["UH-AUTH-7"], Must, SecureRegistry,
+            "a registration whose health check is answered by an unsigned reply is refused unhealthy", unsigned_health_reply),
+        case("UH-AUTH-25/outbound-denied", &["UH-AUTH-25"], Must, SecureRegistry,
+            "a signed registration at an address outside the outbound allow-list is refused forbidden, reason naming \"address\"", outbound_denied),
+        case("UH-AUTH-16/nodes-from-the-registry", &["UH-AUTH-16"], Must, SecureBroker,
+            "a list signed by another key than the registry's is refused forbidden; the registry's is accepted", nodes_from_registry),
+        case("UH-AUTH-17/subscribe-rules", &["UH-AUTH-17", "UH-AUTH-13"], Must, SecureBroker,
+            "a listed node subscribes as itself within its patterns; as another node, or beyond its patterns, it is refused forbidden with the subscribe failure message", subscribe_rules),
+        case("UH-AUTH-18/publish-rules", &["UH-AUTH-18"], Must, SecureBroker,
+            "a type the policy lets the client publish is published; one it does not is refused forbidden with the publish failure message", publish_rules),
+        case("UH-AUTH-11/delivery-end-to-end", &["UH-AUTH-11", "UH-AUTH-5"], Must, SecureBroker,
+            "a publish with its origin is delivered signed by the broker for the subscriber's key, with data and origin unchanged, so the origin verifies with the publisher's key", delivery_end_to_end),
+    ]
+}
+
+/// What the secure cases run with, from the profile.
+struct Secure {
+    node_key: VerifyingKey,
+    client: Identity,
+    skew_ms: u64,
+}
+
+fn identity(id: &ProfileIdentity, what: &str) -> Result<Identity, Problem> {
+    let secret = signing::parse32(&id.secret).ok_or_else(|| {
+        Problem::Harness(format!(
+            "the profile's {what} secret is not 64 hex characters"
+        ))
+    })?;
+    Ok(Identity {
+        node_id: id.node_id.clone(),
+        key: SigningKey::from_bytes(&secret),
+    })
+}
+
+fn secure(ctx: &Ctx) -> Result<Secure, Problem> {
+    let profile = ctx.profile.security.as_ref().ok_or_else(|| {
+        Problem::Harness("the secure roles need the profile's \"security\" member".into())
+    })?;
+    let node_key = signing::parse32(&profile.node_key)
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| Problem::Harness("the profile's nodeKey is no Ed25519 public key".into()))?;
+    Ok(Secure {
+        node_key,
+        client: identity(&profile.client, "client")?,
+        skew_ms: profile
+            .skew_ms
+            .unwrap_or(uhome_protocol::auth::DEFAULT_SKEW_MS),
+    })
+}
+
+/// A member of the profile's `security` a case needs.
+fn needs<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, Problem> {
+    value
+        .as_deref()
+        .ok_or_else(|| Problem::Harness(format!("this case needs the profile's security.{name}")))
+}
+
+impl Secure {
+    fn node_kid(&self) -> KeyId {
+        KeyId::of(&self.node_key)
+    }
+
+    /// `request` signed by `who` with `how`.
+    fn sign_as(
+        &self,
+        who: &SigningKey,
+        request: &Request<'_>,
+        how: Sign,
+    ) -> Result<Vec<u8>, Problem> {
+        signing::sign(&request.encode(), who, how)
+            .ok_or_else(|| Problem::Harness("cannot sign the request".into()))
+    }
+
+    /// `event_type` from the client, signed for the node, now.
+    fn signed(&self, event_type: &str, data: Option<Value>) -> Result<(Vec<u8>, Sign), Problem> {
+        let how = Sign::request(Some(self.node_kid()));
+        let request = Request::new(event_type, data).from(&self.client.node_id);
+        Ok((self.sign_as(&self.client.key, &request, how)?, how))
+    }
+}
+
+/// One frame on a new connection: the reply and its bytes.
+async fn exchange(ctx: &Ctx, bytes: &[u8]) -> Result<(Reply, Vec<u8>), Problem> {
+    let mut conn = ctx.conn().await?;
+    conn.send(bytes).await?;
+    match conn.read_within(ctx.timeout).await {
+        Read::Frame(raw) => Ok((Reply::decode(&raw)?, raw)),
+        Read::Closed => Err(violation("a reply", "the node closed the connection")),
+        Read::TimedOut => Err(violation(
+            "a reply",
+            format!("none within {:?}", ctx.timeout),
+        )),
+    }
+}
+
+const MESSAGES: [(&str, &str); 6] = [
+    ("unauthenticated", "Request is not authenticated"),
+    ("bad_signature", "Signature does not verify"),
+    ("unknown_key", "Unknown key"),
+    ("stale", "Request is stale"),
+    ("replayed", "Request was replayed"),
+    ("forbidden", "Request is forbidden"),
+];
+
+/// The refusal `code` with Appendix B's message (`message` overrides it: a type's failure
+/// message for `forbidden`).
+fn must_refuse(reply: &Reply, code: &str, message: Option<&str>, what: &str) -> CaseResult {
+    let fixed = MESSAGES.iter().find(|(c, _)| *c == code).map(|(_, m)| *m);
+    reply
+        .must_be(2, code, message.or(fixed))
+        .map_err(|e| match e {
+            Problem::Violation { expected, actual } => {
+                violation(format!("{what}: {expected}"), actual)
+            }
+            other => other,
+        })
+}
+
+/// `bytes` answered with `code`.
+async fn refused(
+    ctx: &Ctx,
+    bytes: &[u8],
+    code: &str,
+    message: Option<&str>,
+    what: &str,
+) -> CaseResult {
+    let (reply, _) = exchange(ctx, bytes).await?;
+    must_refuse(&reply, code, message, what)
+}
+
+/// The payload of `bytes` as text, edited by `edit`, framed again with `version`.
+fn edited(bytes: &[u8], version: u16, edit: impl FnOnce(String) -> String) -> Vec<u8> {
+    let payload = String::from_utf8_lossy(bytes.get(5..).unwrap_or_default()).into_owned();
+    frame(version, 1, edit(payload).as_bytes())
+}
+
+/// The text of `"name":"…"` in `payload`: where its value starts and ends.
+fn value_span(payload: &str, name: &str) -> Option<(usize, usize)> {
+    let key = format!("\"{name}\":\"");
+    let start = payload.rfind(&key)? + key.len();
+    let end = start + payload.get(start..)?.find('"')?;
+    Some((start, end))
+}
+
+fn replace_value(payload: String, name: &str, f: impl FnOnce(&str) -> String) -> String {
+    match value_span(&payload, name) {
+        Some((start, end)) => {
+            let new = f(payload.get(start..end).unwrap_or_default());
+            format!("{}{new}{}", &payload[..start], &payload[end..])
+        }
+        None => payload,
+    }
+}
+
+/// A hex digit other than `c`.
+fn other_hex(c: char) -> char {
+    if c == '0' {
+        '1'
+    } else {
+        '0'
+    }
+}
+
+fn flip_first(text: &str) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    if let Some(c) = chars.first_mut() {
+        *c = other_hex(*c);
+    }
+    chars.into_iter().collect()
+}
+
+fn unsigned_refused(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        secure(ctx)?;
+        let request = Request::new(HEALTHCHECK, None).encode();
+        refused(
+            ctx,
+            &request,
+            "unauthenticated",
+            None,
+            "an unsigned healthcheck",
+        )
+        .await
+    })
+}
+
+fn replies_signed(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let (bytes, how) = s.signed(HEALTHCHECK, None)?;
+        let (reply, raw) = exchange(ctx, &bytes).await?;
+        reply.must_be(1, "healthy", Some("Service is healthy"))?;
+        check_reply(&raw, &s.node_key, &how.nonce, s.skew_ms).map_err(|e| {
+            violation(
+                "the healthy reply signed by the node's key, with re the request's nonce",
+                e.to_string(),
+            )
+        })?;
+        let how = Sign::request(Some(s.client.kid()));
+        let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+        let refused_bytes = s.sign_as(&s.client.key, &request, how)?;
+        let (reply, raw) = exchange(ctx, &refused_bytes).await?;
+        must_refuse(
+            &reply,
+            "forbidden",
+            None,
+            "a healthcheck for another audience",
+        )?;
+        check_reply(&raw, &s.node_key, &how.nonce, s.skew_ms).map_err(|e| {
+            violation(
+                "the refusal signed by the node's key, with re the request's nonce",
+                e.to_string(),
+            )
+        })
+    })
+}
+
+fn unknown_key(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let stranger = fresh_key();
+        let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+        let bytes = s.sign_as(&stranger, &request, Sign::request(Some(s.node_kid())))?;
+        refused(ctx, &bytes, "unknown_key", None, "a key no policy pins").await
+    })
+}
+
+fn out_of_form(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        type Edit = fn(String) -> String;
+        let edits: [(&str, Edit); 6] = [
+            ("sig of 127 characters", |p| {
+                replace_value(p, "sig", |v| v.get(1..).unwrap_or_default().to_string())
+            }),
+            ("kid in upper case", |p| {
+                replace_value(p, "kid", |v| v.to_uppercase())
+            }),
+            ("ts with a fraction", |p| {
+                let at = p.find("\"ts\":").map(|i| i + 5);
+                match at.and_then(|i| p.get(i..).and_then(|t| t.find(',')).map(|e| i + e)) {
+                    Some(end) => format!("{}.5{}", &p[..end], &p[end..]),
+                    None => p,
+                }
+            }),
+            ("auth a string", |p| match p.find("\"auth\":") {
+                Some(i) => format!("{}\"auth\":\"signed\"}}", &p[..i]),
+                None => p,
+            }),
+            ("auth twice", |p| {
+                match (p.find("\"auth\":"), p.rfind('}')) {
+                    (Some(i), Some(_)) => {
+                        let auth = p[i..p.len() - 1].to_string();
+                        format!("{},{auth}}}", &p[..p.len() - 1])
+                    }
+                    _ => p,
+                }
+            }),
+            ("nonce twice", |p| match value_span(&p, "nonce") {
+                Some((start, end)) => {
+                    let nonce = p[start..end].to_string();
+                    format!("{},\"nonce\":\"{nonce}\"{}", &p[..end + 1], &p[end + 1..])
+                }
+                None => p,
+            }),
+        ];
+        for (what, edit) in edits {
+            let (bytes, _) = s.signed(HEALTHCHECK, None)?;
+            let bad = edited(&bytes, 2, edit);
+            if bad == bytes {
+                return Err(Problem::Harness(format!("cannot make {what}")));
+            }
+            let (reply, _) = exchange(ctx, &bad).await?;
+            // A repeated `auth` MAY be refused duplicate_member while decoding ([UH-EVENT-5]).
+            if what == "auth twice" && reply.is("duplicate_member", None) && reply.status == 2 {
+                continue;
+            }
+            must_refuse(&reply, "unauthenticated", None, what)?;
+        }
+        Ok(())
+    })
+}
+
+fn altered(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
+        let payload_byte = edited(&bytes, 2, |p| p.replacen("conformance-", "conformancf-", 1));
+        refused(
+            ctx,
+            &payload_byte,
+            "bad_signature",
+            None,
+            "one payload byte altered",
+        )
+        .await?;
+        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
+        let header = edited(&bytes, 1, |p| p);
+        refused(
+            ctx,
+            &header,
+            "bad_signature",
+            None,
+            "the header's version altered (2 to 1)",
+        )
+        .await?;
+        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
+        let sig = edited(&bytes, 2, |p| replace_value(p, "sig", flip_first));
+        refused(
+            ctx,
+            &sig,
+            "bad_signature",
+            None,
+            "one signature character altered",
+        )
+        .await?;
+        let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+        let forged = s.sign_as(&fresh_key(), &request, Sign::request(Some(s.node_kid())))?;
+        let client_kid = String::from_utf8_lossy(&s.client.kid().to_hex()).into_owned();
+        let forged = edited(&forged, 2, |p| replace_value(p, "kid", |_| client_kid));
+        refused(
+            ctx,
+            &forged,
+            "bad_signature",
+            None,
+            "signed by another key under the client's key id",
+        )
+        .await
+    })
+}
+
+fn audience(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+        let none = s.sign_as(&s.client.key, &request, Sign::request(None))?;
+        refused(ctx, &none, "forbidden", None, "no aud").await?;
+        let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+        let other = s.sign_as(&s.client.key, &request, Sign::request(Some(s.client.kid())))?;
+        refused(ctx, &other, "forbidden", None, "aud another key's id").await
+    })
+}
+
+fn stale(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let beyond = s.skew_ms + 60_000;
+        let now = signing::now_ms();
+        for (what, ts) in [
+            ("before the window", now.saturating_sub(beyond)),
+            ("after the window", now + beyond),
+        ] {
+            let how = Sign {
+                ts,
+                ..Sign::request(Some(s.node_kid()))
+            };
+            let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+            let bytes = s.sign_as(&s.client.key, &request, how)?;
+            let (reply, raw) = exchange(ctx, &bytes).await?;
+            must_refuse(&reply, "stale", None, what)?;
+            check_reply(&raw, &s.node_key, &how.nonce, s.skew_ms).map_err(|e| {
+                violation(
+                    "the stale refusal signed with re, its ts the node's clock",
+                    e.to_string(),
+                )
+            })?;
+        }
+        Ok(())
+    })
+}
+
+fn replayed(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
+        let (first, _) = exchange(ctx, &bytes).await?;
+        first.must_be(1, "healthy", None)?;
+        refused(
+            ctx,
+            &bytes,
+            "replayed",
+            None,
+            "the same signed request again",
+        )
+        .await
+    })
+}
+
+fn source_bound(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let other = if s.client.node_id == BROKER_ID {
+            REGISTRY_ID
+        } else {
+            BROKER_ID
+        };
+        let request = Request::new(HEALTHCHECK, None).from(other);
+        let bytes = s.sign_as(&s.client.key, &request, Sign::request(Some(s.node_kid())))?;
+        refused(
+            ctx,
+            &bytes,
+            "forbidden",
+            None,
+            "the client's key with another node's id as source",
+        )
+        .await
+    })
+}
+
+fn order(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let unknown_type = "conformance.no.such.type";
+        let unsigned = Request::new(unknown_type, None)
+            .from(&s.client.node_id)
+            .encode();
+        refused(
+            ctx,
+            &unsigned,
+            "unauthenticated",
+            None,
+            "an unsigned request of an unknown type",
+        )
+        .await?;
+        let old = Sign {
+            ts: signing::now_ms().saturating_sub(s.skew_ms + 60_000),
+            ..Sign::request(Some(s.node_kid()))
+        };
+        let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+        let stale = s.sign_as(&s.client.key, &request, old)?;
+        let broken = edited(&stale, 2, |p| replace_value(p, "sig", flip_first));
+        refused(
+            ctx,
+            &broken,
+            "stale",
+            None,
+            "a stale frame with a broken signature",
+        )
+        .await?;
+        let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+        let unknown = s.sign_as(&fresh_key(), &request, old)?;
+        refused(
+            ctx,
+            &unknown,
+            "unknown_key",
+            None,
+            "an unknown key with a stale ts",
+        )
+        .await?;
+        let (signed, _) = s.signed(unknown_type, None)?;
+        let (reply, _) = exchange(ctx, &signed).await?;
+        reply.must_be(1, "no_handler", None)
+    })
+}
+
+/// The client, played by the suite at a listener that answers health checks signed with the
+/// client's key.
+async fn client_node(ctx: &Ctx, s: &Secure, signs: bool) -> Result<Peer, Problem> {
+    let peer = Peer::start(&s.client.node_id, "127.0.0.1:0", Mode::Healthy)
+        .await
+        .map_err(|e| Problem::Harness(format!("cannot listen as the client: {e}")))?;
+    peer.record_into(&ctx.transcript);
+    if signs {
+        peer.sign_with(s.client.key.clone());
+    }
+    Ok(peer)
+}
+
+async fn signed_register(
+    ctx: &Ctx,
+    s: &Secure,
+    node_id: &str,
+    address: &str,
+    key: &str,
+) -> Result<Reply, Problem> {
+    let data = json!({"nodeId": node_id, "address": address, "key": key});
+    let (bytes, _) = s.signed(REGISTER, Some(data))?;
+    Ok(exchange(ctx, &bytes).await?.0)
+}
+
+async fn signed_unregister(ctx: &Ctx, s: &Secure, node_id: &str) -> Result<Reply, Problem> {
+    let (bytes, _) = s.signed(UNREGISTER, Some(json!({"nodeId": node_id})))?;
+    Ok(exchange(ctx, &bytes).await?.0)
+}
+
+fn register_as_itself(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let node = client_node(ctx, &s, true).await?;
+        let reply = signed_register(
+            ctx,
+            &s,
+            &s.client.node_id,
+            &node.addr(),
+            &s.client.public_hex(),
+        )
+        .await?;
+        let result = (|| {
+            reply.must_be(1, "registered", None)?;
+            let check = node
+                .received_of(HEALTHCHECK)
+                .into_iter()
+                .next()
+                .ok_or_else(|| violation("a health check of the client's address", "none"))?;
+            signing::check_request(&check.raw, &s.node_key, s.client.kid(), s.skew_ms)
+                .map(|_| ())
+                .map_err(|e| {
+                    violation(
+                        "the health check signed by the registry for the client's key",
+                        e.to_string(),
+                    )
+                })
+        })();
+        signed_unregister(ctx, &s, &s.client.node_id).await?;
+        result
+    })
+}
+
+fn register_as_another(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let node = client_node(ctx, &s, true).await?;
+        let failure = Some("Failed to register microservice");
+        let other = ctx.node_id("another");
+        let reply = signed_register(ctx, &s, &other, &node.addr(), &s.client.public_hex()).await?;
+        must_refuse(
+            &reply,
+            "forbidden",
+            failure,
+            "a registration of another node id",
+        )?;
+        let stranger = hex::encode(fresh_key().verifying_key().as_bytes());
+        let reply = signed_register(ctx, &s, &s.client.node_id, &node.addr(), &stranger).await?;
+        must_refuse(
+            &reply,
+            "forbidden",
+            failure,
+            "a registration with another data.key",
+        )
+    })
+}
+
+fn unregister_another(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let other = if s.client.node_id == BROKER_ID {
+            REGISTRY_ID
+        } else {
+            BROKER_ID
+        };
+        let reply = signed_unregister(ctx, &s, other).await?;
+        must_refuse(
+            &reply,
+            "forbidden",
+            Some("Failed to unregister microservice"),
+            "an unregistration of another node",
+        )
+    })
+}
+
+fn listed_key(nodes: Option<&Value>, node_id: &str) -> Option<String> {
+    nodes?
+        .as_array()?
+        .iter()
+        .find(|n| n.get("nodeId").and_then(Value::as_str) == Some(node_id))?
+        .get("key")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn keys_in_lists(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let broker = ctx.broker.clone();
+        let node = client_node(ctx, &s, true).await?;
+        if let Some(b) = &broker {
+            b.clear();
+        }
+        signed_register(
+            ctx,
+            &s,
+            &s.client.node_id,
+            &node.addr(),
+            &s.client.public_hex(),
+        )
+        .await?
+        .must_be(1, "registered", None)?;
+        let expected = s.client.public_hex();
+        let result = async {
+            let (bytes, _) = s.signed(DISCOVER, Some(json!({})))?;
+            let (reply, _) = exchange(ctx, &bytes).await?;
+            reply.must_be(1, "nodes", None)?;
+            let got = listed_key(
+                reply.data.as_ref().and_then(|d| d.get("nodes")),
+                &s.client.node_id,
+            );
+            if got.as_deref() != Some(expected.as_str()) {
+                return Err(violation(
+                    format!("discover lists the client with key {expected}"),
+                    format!("{got:?}"),
+                ));
+            }
+            let Some(broker) = &broker else {
+                return Err(Problem::Harness(
+                    "no broker listener for registry cases".into(),
+                ));
+            };
+            let pushed = broker
+                .wait_for(ctx.timeout, |r| {
+                    r.iter().any(|p| {
+                        p.event_type == NODES
+                            && listed_key(
+                                p.data.as_ref().and_then(|d| d.get("nodes")),
+                                &s.client.node_id,
+                            )
+                            .as_deref()
+                                == Some(expected.as_str())
+                    })
+                })
+                .await;
+            if !pushed {
+                return Err(violation("a pushed list with the client's key", "none"));
+            }
+            Ok(())
+        }
+        .await;
+        signed_unregister(ctx, &s, &s.client.node_id).await?;
+        result
+    })
+}
+
+fn unsigned_health_reply(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let node = client_node(ctx, &s, false).await?;
+        let reply = signed_register(
+            ctx,
+            &s,
+            &s.client.node_id,
+            &node.addr(),
+            &s.client.public_hex(),
+        )
+        .await?;
+        if reply.status == 1 {
+            signed_unregister(ctx, &s, &s.client.node_id).await?;
+        }
+        reply.must_be(2, "unhealthy", None)
+    })
+}
+
+fn outbound_denied(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let profile = ctx
+            .profile
+            .security
+            .as_ref()
+            .map(|p| p.outbound_denied.clone())
+            .unwrap_or_default();
+        let address = needs(&profile, "outboundDenied")?;
+        let reply =
+            signed_register(ctx, &s, &s.client.node_id, address, &s.client.public_hex()).await?;
+        if reply.status == 1 {
+            signed_unregister(ctx, &s, &s.client.node_id).await?;
+        }
+        must_refuse(
+            &reply,
+            "forbidden",
+            Some("Failed to register microservice"),
+            "a registration outside the outbound list",
+        )?;
+        if !reply.reason().is_some_and(|r| r.contains("\"address\"")) {
+            return Err(violation("a reason naming \"address\"", reply.summary()));
+        }
+        Ok(())
+    })
+}
+
+/// The registry's identity, for lists pushed to a broker target.
+fn registry_identity(ctx: &Ctx) -> Result<Identity, Problem> {
+    let profile = ctx.profile.security.as_ref();
+    let id = profile.and_then(|p| p.registry.as_ref()).ok_or_else(|| {
+        Problem::Harness("broker cases need the profile's security.registry".into())
+    })?;
+    identity(id, "registry")
+}
+
+/// Pushes `nodes` to the broker as the registry; the reply.
+async fn push(ctx: &Ctx, s: &Secure, registry: &Identity, nodes: Value) -> Result<Reply, Problem> {
+    let request = Request::new(NODES, Some(json!({ "nodes": nodes }))).from(&registry.node_id);
+    let bytes = s.sign_as(&registry.key, &request, Sign::request(Some(s.node_kid())))?;
+    Ok(exchange(ctx, &bytes).await?.0)
+}
+
+fn entry(s: &Secure, address: &str) -> Value {
+    json!({"nodeId": s.client.node_id, "address": address, "key": s.client.public_hex()})
+}
+
+fn nodes_from_registry(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let registry = registry_identity(ctx)?;
+        let (bytes, _) = s.signed(NODES, Some(json!({"nodes": []})))?;
+        refused(
+            ctx,
+            &bytes,
+            "forbidden",
+            Some("Failed to update active nodes"),
+            "a list signed by the client",
+        )
+        .await?;
+        push(ctx, &s, &registry, json!([]))
+            .await?
+            .must_be(1, "nodes_updated", None)
+    })
+}
+
+fn subscribe_rules(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let registry = registry_identity(ctx)?;
+        let profile = ctx
+            .profile
+            .security
+            .clone()
+            .unwrap_or_else(|| unreachable_profile(&s));
+        let allowed = needs(&profile.publish_allowed, "publishAllowed")?;
+        let forbidden = needs(&profile.subscribe_forbidden, "subscribeForbidden")?;
+        let node = client_node(ctx, &s, true).await?;
+        push(ctx, &s, &registry, json!([entry(&s, &node.addr())]))
+            .await?
+            .must_be(1, "nodes_updated", None)?;
+        let failure = Some("Failed to subscribe for microservice to event");
+        let (bytes, _) = s.signed(SUBSCRIBE, Some(json!({"subscribe": allowed})))?;
+        exchange(ctx, &bytes)
+            .await?
+            .0
+            .must_be(1, "subscribed", None)?;
+        let (bytes, _) = s.signed(SUBSCRIBE, Some(json!({"subscribe": forbidden})))?;
+        refused(
+            ctx,
+            &bytes,
+            "forbidden",
+            failure,
+            "a pattern beyond the client's",
+        )
+        .await?;
+        let other =
+            Request::new(SUBSCRIBE, Some(json!({"subscribe": allowed}))).from(&registry.node_id);
+        let bytes = s.sign_as(&s.client.key, &other, Sign::request(Some(s.node_kid())))?;
+        refused(
+            ctx,
+            &bytes,
+            "forbidden",
+            failure,
+            "a subscribe as another node",
+        )
+        .await?;
+        let (bytes, _) = s.signed(UNSUBSCRIBE, Some(json!({"unsubscribe": allowed})))?;
+        exchange(ctx, &bytes)
+            .await?
+            .0
+            .must_be(1, "unsubscribed", None)?;
+        push(ctx, &s, &registry, json!([]))
+            .await?
+            .must_be(1, "nodes_updated", None)
+    })
+}
+
+/// A stand-in never used: `secure` already checked the profile has `security`.
+fn unreachable_profile(s: &Secure) -> crate::profile::SecureProfile {
+    crate::profile::SecureProfile {
+        node_key: hex::encode(s.node_key.as_bytes()),
+        client: ProfileIdentity {
+            node_id: s.client.node_id.clone(),
+            secret: hex::encode(s.client.key.to_bytes()),
+        },
+        skew_ms: None,
+        registry: None,
+        broker: None,
+        publish_allowed: None,
+        publish_forbidden: None,
+        subscribe_forbidden: None,
+        outbound_denied: None,
+    }
+}
+
+/// A publish of `event_type` by the client with `data` and its origin signature, signed.
+fn publish_with_origin(s: &Secure, event_type: &str, data: &Value) -> Result<Vec<u8>, Problem> {
+    let mut request = Request::new(PUBLISH, None).from(&s.client.node_id);
+    let text = data.to_string();
+    let raw = RawJson::parse(&text).map_err(|e| Problem::Harness(e.to_string()))?;
+    let envelope = Envelope {
+        id: &request.id,
+        timestamp: REQUEST_TIMESTAMP,
+        source: &s.client.node_id,
+        event_type,
+    };
+    let origin = sign_origin(&s.client.key, signing::now_ms(), &envelope, Some(raw))
+        .map_err(|e| Problem::Harness(e.to_string()))?;
+    request.data = Some(format!(
+        "{{\"type\":{},\"data\":{text},\"origin\":{{\"kid\":\"{}\",\"ts\":{},\"sig\":\"{}\"}}}}",
+        Value::String(event_type.to_string()),
+        String::from_utf8_lossy(&origin.kid.to_hex()),
+        origin.ts,
+        hex::encode(origin.sig),
+    ));
+    s.sign_as(&s.client.key, &request, Sign::request(Some(s.node_kid())))
+}
+
+fn publish_rules(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let profile = ctx
+            .profile
+            .security
+            .clone()
+            .unwrap_or_else(|| unreachable_profile(&s));
+        let allowed = needs(&profile.publish_allowed, "publishAllowed")?;
+        let forbidden = needs(&profile.publish_forbidden, "publishForbidden")?;
+        let ok = publish_with_origin(&s, allowed, &json!({"n": 1}))?;
+        exchange(ctx, &ok).await?.0.must_be(1, "published", None)?;
+        let bad = publish_with_origin(&s, forbidden, &json!({"n": 2}))?;
+        refused(
+            ctx,
+            &bad,
+            "forbidden",
+            Some("Failed to publish event"),
+            "a type the client may not publish",
+        )
+        .await
+    })
+}
+
+fn delivery_end_to_end(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let registry = registry_identity(ctx)?;
+        let profile = ctx
+            .profile
+            .security
+            .clone()
+            .unwrap_or_else(|| unreachable_profile(&s));
+        let allowed = needs(&profile.publish_allowed, "publishAllowed")?.to_string();
+        let node = client_node(ctx, &s, true).await?;
+        push(ctx, &s, &registry, json!([entry(&s, &node.addr())]))
+            .await?
+            .must_be(1, "nodes_updated", None)?;
+        let (bytes, _) = s.signed(SUBSCRIBE, Some(json!({"subscribe": allowed})))?;
+        exchange(ctx, &bytes)
+            .await?
+            .0
+            .must_be(1, "subscribed", None)?;
+        let data = json!({"level": 0.25, "room": "µ-lab", "list": [1, 2e3]});
+        let publish = publish_with_origin(&s, &allowed, &data)?;
+        let result = async {
+            let (reply, _) = exchange(ctx, &publish).await?;
+            reply.must_be(1, "published", None)?;
+            let delivered = node
+                .received_of(&allowed)
+                .into_iter()
+                .next()
+                .ok_or_else(|| violation("a delivery to the subscriber", "none"))?;
+            let text =
+                String::from_utf8_lossy(delivered.raw.get(5..).unwrap_or_default()).into_owned();
+            if !text.contains(&format!("\"data\":{data}")) {
+                return Err(violation(
+                    format!("the delivery's data, byte for byte: {data}"),
+                    text,
+                ));
+            }
+            signing::check_delivery(
+                &delivered.raw,
+                &s.node_key,
+                s.client.kid(),
+                &s.client.key.verifying_key(),
+                s.skew_ms,
+            )
+            .map_err(|e| violation("a delivery whose frame and origin verify", e))
+        }
+        .await;
+        let (bytes, _) = s.signed(UNSUBSCRIBE, Some(json!({"unsubscribe": allowed})))?;
+        exchange(ctx, &bytes).await?;
+        push(ctx, &s, &registry, json!([])).await?;
+        result
+    })
+}
