@@ -1,20 +1,25 @@
 //! The default target: the reference runtime's broker, registry and a service, started
-//! in-process on ephemeral loopback ports with short timings.
+//! in-process on ephemeral loopback ports with short timings, and a registry and a broker in
+//! `secure` mode with keys made for the run.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use uhome_protocol::auth::SigningKey;
+use uhome_protocol::core_events::{BROKER_ID, REGISTRY_ID};
 use uhome_runtime::broker::{self, BrokerConfig, BrokerHandle};
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::config::ServerConfig;
 use uhome_runtime::registry::{self, RegistryConfig, RegistryHandle};
+use uhome_runtime::security::{hex, Policy, Security};
 use uhome_runtime::service::Service;
 
 use crate::case::Role;
 use crate::launch::{BoxFuture, Launcher, MeshAddrs, Running, ServiceSetup};
 use crate::peers::{Mode, Peer};
-use crate::profile::Profile;
+use crate::profile::{Profile, ProfileIdentity, SecureProfile};
 use crate::runner::Target;
+use crate::signing::fresh_key;
 
 /// The reference nodes' idle timeout: the shortest the specification recommends.
 pub const IDLE: Duration = Duration::from_secs(5);
@@ -43,6 +48,8 @@ pub struct Reference {
     pub broker: BrokerHandle,
     /// The broker the suite plays for the registry.
     pub fake_broker: Arc<Peer>,
+    /// The secure registry and broker.
+    pub secure: SecureReference,
 }
 
 /// What the reference nodes declare.
@@ -175,11 +182,12 @@ pub async fn start() -> Result<Reference, String> {
         registry,
         broker,
         fake_broker,
+        secure: start_secure(deadlines).await?,
     })
 }
 
 impl Reference {
-    /// One target per role.
+    /// One target per role, the secure roles included.
     pub fn targets(&self) -> Vec<(Role, Target)> {
         let target = |role: Role, addr: String, broker: Option<Arc<Peer>>| Target {
             label: format!("reference {}@{addr}", role.as_str()),
@@ -216,11 +224,181 @@ impl Reference {
                 target(Role::Broker, self.broker.local_addr().to_string(), None),
             ),
         ]
+        .into_iter()
+        .chain(self.secure.targets())
+        .collect()
     }
 
     /// Stops everything.
     pub async fn shutdown(self) {
         self.service.shutdown().await;
+        self.registry.shutdown().await;
+        self.broker.shutdown().await;
+        self.secure.shutdown().await;
+    }
+}
+
+/// The client the secure roles sign as: a node of the secure nodes' policy.
+pub const SECURE_CLIENT: &str = "µHome/conformance/secureClient";
+/// The type the secure client may publish.
+pub const SECURE_ALLOWED: &str = "conformance.secure.allowed";
+
+/// The keys of the secure nodes' policy.
+#[derive(Clone)]
+pub struct SecureKeys {
+    /// The registry's.
+    pub registry: SigningKey,
+    /// The broker's.
+    pub broker: SigningKey,
+    /// The client's the suite signs as.
+    pub client: SigningKey,
+}
+
+impl SecureKeys {
+    /// Keys made for one run.
+    pub fn fresh() -> SecureKeys {
+        SecureKeys {
+            registry: fresh_key(),
+            broker: fresh_key(),
+            client: fresh_key(),
+        }
+    }
+}
+
+fn public(key: &SigningKey) -> String {
+    hex(key.verifying_key().as_bytes())
+}
+
+/// The secure nodes' policy: the client may publish [`SECURE_ALLOWED`] and subscribe within
+/// `conformance.secure.*`; the outbound list is 127.0.0.1 only, so 127.0.0.2 is outside it.
+pub fn secure_policy(keys: &SecureKeys) -> Result<Policy, String> {
+    let text = format!(
+        "mode = \"secure\"\n\n[outbound]\nallow = [\"127.0.0.1/32\"]\n\n\
+         [[node]]\nid = \"{REGISTRY_ID}\"\nkey = \"{}\"\nrole = \"registry\"\n\n\
+         [[node]]\nid = \"{BROKER_ID}\"\nkey = \"{}\"\nrole = \"broker\"\n\n\
+         [[node]]\nid = \"{SECURE_CLIENT}\"\nkey = \"{}\"\npublish = [\"{SECURE_ALLOWED}\"]\n\
+         subscribe = [\"conformance.secure.*\"]\n",
+        public(&keys.registry),
+        public(&keys.broker),
+        public(&keys.client),
+    );
+    Policy::parse(&text).map_err(|e| format!("the secure reference policy: {e}"))
+}
+
+/// The profile of a secure node whose key is `node`.
+pub fn secure_profile(keys: &SecureKeys, node: &SigningKey) -> Profile {
+    let identity = |node_id: &str, key: &SigningKey| ProfileIdentity {
+        node_id: node_id.into(),
+        secret: hex(&key.to_bytes()),
+    };
+    Profile {
+        security: Some(SecureProfile {
+            node_key: public(node),
+            client: identity(SECURE_CLIENT, &keys.client),
+            skew_ms: None,
+            registry: Some(identity(REGISTRY_ID, &keys.registry)),
+            broker: Some(identity(BROKER_ID, &keys.broker)),
+            publish_allowed: Some(SECURE_ALLOWED.into()),
+            publish_forbidden: Some("home.door.unlock".into()),
+            subscribe_forbidden: Some("home.>".into()),
+            outbound_denied: Some("127.0.0.2:9".into()),
+        }),
+        ..Profile::default()
+    }
+}
+
+/// A registry and a broker in `secure` mode, and the broker the suite plays for the registry.
+pub struct SecureReference {
+    /// The keys.
+    pub keys: SecureKeys,
+    /// The registry.
+    pub registry: RegistryHandle,
+    /// The broker.
+    pub broker: BrokerHandle,
+    /// Where the registry pushes, answering signed with the broker's key.
+    pub fake_broker: Arc<Peer>,
+}
+
+/// Starts the secure registry and broker with `deadlines`.
+pub async fn start_secure(deadlines: Deadlines) -> Result<SecureReference, String> {
+    let keys = SecureKeys::fresh();
+    let policy = secure_policy(&keys)?;
+    let fake_broker = Arc::new(
+        Peer::start(BROKER_ID, "127.0.0.1:0", Mode::Healthy)
+            .await
+            .map_err(|e| format!("cannot listen for the suite's broker: {e}"))?,
+    );
+    fake_broker.sign_with(keys.broker.clone());
+    let broker = broker::start(
+        "127.0.0.1:0",
+        BrokerConfig {
+            deadlines,
+            security: Some(Arc::new(Security::from_policy(
+                &policy,
+                keys.broker.clone(),
+            ))),
+            ..BrokerConfig::default()
+        },
+    )
+    .await
+    .map_err(|e| format!("cannot start the secure reference broker: {e}"))?;
+    let registry = registry::start(
+        "127.0.0.1:0",
+        RegistryConfig {
+            broker: Some(fake_broker.addr()),
+            deadlines,
+            security: Some(Arc::new(Security::from_policy(
+                &policy,
+                keys.registry.clone(),
+            ))),
+            ..RegistryConfig::default()
+        },
+    )
+    .await
+    .map_err(|e| format!("cannot start the secure reference registry: {e}"))?;
+    Ok(SecureReference {
+        keys,
+        registry,
+        broker,
+        fake_broker,
+    })
+}
+
+impl SecureReference {
+    /// The secure registry and broker as targets.
+    pub fn targets(&self) -> Vec<(Role, Target)> {
+        let target =
+            |role: Role, addr: String, key: &SigningKey, broker: Option<Arc<Peer>>| Target {
+                label: format!("reference {}@{addr}", role.as_str()),
+                addr,
+                profile: secure_profile(&self.keys, key),
+                broker,
+                service: None,
+            };
+        vec![
+            (
+                Role::SecureRegistry,
+                target(
+                    Role::SecureRegistry,
+                    self.registry.local_addr().to_string(),
+                    &self.keys.registry,
+                    Some(self.fake_broker.clone()),
+                ),
+            ),
+            (
+                Role::SecureBroker,
+                target(
+                    Role::SecureBroker,
+                    self.broker.local_addr().to_string(),
+                    &self.keys.broker,
+                    None,
+                ),
+            ),
+        ]
+    }
+
+    /// Stops both.
+    pub async fn shutdown(self) {
         self.registry.shutdown().await;
         self.broker.shutdown().await;
     }

@@ -1,6 +1,6 @@
-//! The signed frames of spec/drafts/security.md verified by two implementations: the codec's
-//! `uhome_protocol::auth` and the Python peer's `auth.py` (standard library only, its own
-//! Ed25519 verifier), frame by frame. Each case also states the code the draft gives, so
+//! The signed frames of spec/protocol.md section 14 verified by two implementations: the
+//! codec's `uhome_protocol::auth` and the Python peer's `auth.py` (standard library only, its
+//! own Ed25519 verifier), frame by frame. Each case also states the code section 14 gives, so
 //! the two cannot agree on a wrong answer.
 
 #![allow(
@@ -251,7 +251,7 @@ fn python_verdicts(cases: &[Case]) -> Vec<String> {
 }
 
 #[test]
-fn the_codec_and_the_python_peer_give_every_signed_frame_the_drafts_code() {
+fn the_codec_and_the_python_peer_give_every_signed_frame_the_specified_code() {
     let cases = cases();
     let (rust, python) = (rust_verdicts(&cases), python_verdicts(&cases));
     assert_eq!(python.len(), cases.len(), "one line per frame: {python:?}");
@@ -261,12 +261,12 @@ fn the_codec_and_the_python_peer_give_every_signed_frame_the_drafts_code() {
     }
 }
 
-/// The Python peer answers every vector of `spec/drafts/auth-vectors.json` as the file says
+/// The Python peer answers every vector of `spec/vectors/auth.json` as the file says
 /// (the codec does too: `protocol/tests/auth_vectors.rs`).
 #[test]
 fn the_python_peer_verifies_the_auth_vectors() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let file = root.join("../spec/drafts/auth-vectors.json");
+    let file = root.join("../spec/vectors/auth.json");
     let out = Command::new("python3")
         .arg(root.join("peers/python/auth_vectors.py"))
         .arg(&file)

@@ -10,98 +10,11 @@ use std::time::Duration;
 
 use uhome_conformance::case::{Role, Verdict};
 use uhome_conformance::cases::{catalogue, for_role};
-use uhome_conformance::peers::{Mode, Peer};
-use uhome_conformance::profile::{Profile, ProfileIdentity, SecureProfile};
+use uhome_conformance::embedded::{secure_policy, secure_profile, start_secure, SecureKeys};
 use uhome_conformance::runner::{run, CaseReport, Selection, Target};
-use uhome_protocol::auth::SigningKey;
-use uhome_protocol::core_events::{BROKER_ID, REGISTRY_ID};
 use uhome_runtime::broker::{self, BrokerConfig};
 use uhome_runtime::client::Deadlines;
-use uhome_runtime::registry::{self, RegistryConfig};
-use uhome_runtime::security::{hex, AllowList, Mode as SecurityMode, Policy, Security};
-
-const CLIENT: &str = "conformance/secure/client";
-const ALLOWED: &str = "conformance.secure.allowed";
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn public(k: &SigningKey) -> String {
-    hex(k.verifying_key().as_bytes())
-}
-
-fn secret(k: &SigningKey) -> String {
-    hex(&k.to_bytes())
-}
-
-struct Keys {
-    registry: SigningKey,
-    broker: SigningKey,
-    client: SigningKey,
-}
-
-fn keys() -> Keys {
-    Keys {
-        registry: key(41),
-        broker: key(42),
-        client: key(43),
-    }
-}
-
-/// The policy both nodes read: the outbound list is loopback's 127.0.0.1 only, so that
-/// 127.0.0.2 is outside it.
-fn policy(k: &Keys) -> Policy {
-    Policy::parse(&format!(
-        r#"
-mode = "secure"
-
-[outbound]
-allow = ["127.0.0.1/32"]
-
-[[node]]
-id = "{REGISTRY_ID}"
-key = "{}"
-role = "registry"
-
-[[node]]
-id = "{BROKER_ID}"
-key = "{}"
-role = "broker"
-
-[[node]]
-id = "{CLIENT}"
-key = "{}"
-publish = ["conformance.secure.allowed"]
-subscribe = ["conformance.secure.*"]
-"#,
-        public(&k.registry),
-        public(&k.broker),
-        public(&k.client),
-    ))
-    .unwrap()
-}
-
-fn profile(k: &Keys, node: &SigningKey) -> Profile {
-    let identity = |node_id: &str, key: &SigningKey| ProfileIdentity {
-        node_id: node_id.into(),
-        secret: secret(key),
-    };
-    Profile {
-        security: Some(SecureProfile {
-            node_key: public(node),
-            client: identity(CLIENT, &k.client),
-            skew_ms: None,
-            registry: Some(identity(REGISTRY_ID, &k.registry)),
-            broker: Some(identity(BROKER_ID, &k.broker)),
-            publish_allowed: Some(ALLOWED.into()),
-            publish_forbidden: Some("home.door.unlock".into()),
-            subscribe_forbidden: Some("home.>".into()),
-            outbound_denied: Some("127.0.0.2:9".into()),
-        }),
-        ..Profile::default()
-    }
-}
+use uhome_runtime::security::{AllowList, Mode, Security};
 
 fn deadlines() -> Deadlines {
     Deadlines {
@@ -111,33 +24,23 @@ fn deadlines() -> Deadlines {
     }
 }
 
-async fn run_role(
-    role: Role,
-    addr: String,
-    profile: Profile,
-    broker: Option<Peer>,
-) -> Vec<CaseReport> {
+async fn run_target(role: Role, target: &Target) -> Vec<CaseReport> {
     let cases = for_role(&catalogue(), role);
     assert!(
         cases.iter().all(|c| c.info.id.starts_with("UH-AUTH-")),
         "a secure role runs section 14's cases only"
     );
-    let target = Target {
-        label: format!("{}@{addr}", role.as_str()),
-        addr,
-        profile,
-        broker: broker.map(Arc::new),
-        service: None,
-    };
-    run(
+    let reports = run(
         &cases,
-        &target,
+        target,
         &Selection::default(),
         Duration::from_secs(3),
         "secure",
         |_| {},
     )
-    .await
+    .await;
+    assert_eq!(reports.len(), cases.len());
+    reports
 }
 
 fn not_passed(reports: &[CaseReport]) -> Vec<String> {
@@ -155,67 +58,37 @@ fn not_passed(reports: &[CaseReport]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_registry_and_broker_pass_the_secure_roles() {
-    let k = keys();
-    let policy = policy(&k);
-    let broker = broker::start(
-        "127.0.0.1:0",
-        BrokerConfig {
-            deadlines: deadlines(),
-            security: Some(Arc::new(Security::from_policy(&policy, k.broker.clone()))),
-            ..BrokerConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let reports = run_role(
-        Role::SecureBroker,
-        broker.local_addr().to_string(),
-        profile(&k, &k.broker),
-        None,
-    )
-    .await;
-    assert!(reports.len() >= 14, "{} cases", reports.len());
-    assert_eq!(not_passed(&reports), Vec::<String>::new());
-
-    let fake_broker = Peer::start(BROKER_ID, "127.0.0.1:0", Mode::Healthy)
-        .await
-        .unwrap();
-    fake_broker.sign_with(k.broker.clone());
-    let registry_security = Arc::new(Security::from_policy(&policy, k.registry.clone()));
-    let registry = registry::start(
-        "127.0.0.1:0",
-        RegistryConfig {
-            broker: Some(fake_broker.addr()),
-            deadlines: deadlines(),
-            security: Some(registry_security),
-            ..RegistryConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let reports = run_role(
+    let reference = start_secure(deadlines()).await.unwrap();
+    let mut ran = BTreeSet::new();
+    for (role, target) in reference.targets() {
+        let reports = run_target(role, &target).await;
+        assert_eq!(
+            not_passed(&reports),
+            Vec::<String>::new(),
+            "{}",
+            target.label
+        );
+        for r in &reports {
+            ran.insert((role, r.info.id.clone()));
+        }
+    }
+    let has = |role: Role, id: &str| ran.contains(&(role, id.to_string()));
+    assert!(has(Role::SecureRegistry, "UH-AUTH-20/keys-in-lists"));
+    assert!(has(Role::SecureRegistry, "UH-AUTH-22/unsigned-refused"));
+    assert!(has(Role::SecureBroker, "UH-AUTH-11/delivery-end-to-end"));
+    assert!(!has(
         Role::SecureRegistry,
-        registry.local_addr().to_string(),
-        profile(&k, &k.registry),
-        Some(fake_broker),
-    )
-    .await;
-    assert!(reports.len() >= 16, "{} cases", reports.len());
-    assert_eq!(not_passed(&reports), Vec::<String>::new());
-    let ids: BTreeSet<&str> = reports.iter().map(|r| r.info.id.as_str()).collect();
-    assert!(ids.contains("UH-AUTH-20/keys-in-lists"));
-    assert!(
-        !ids.iter().any(|id| id.starts_with("UH-AUTH-16")),
-        "broker cases ran against the registry"
-    );
+        "UH-AUTH-16/nodes-from-the-registry"
+    ));
+    assert!(!has(Role::SecureBroker, "UH-AUTH-20/keys-in-lists"));
+    reference.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_serves_unsigned_requests_fails_exactly_the_cases_that_refuse_them() {
-    let k = keys();
-    let policy = policy(&k);
-    let lenient = Security::from_policy(&policy, k.broker.clone())
-        .with_mode(SecurityMode::Compat)
+    let keys = SecureKeys::fresh();
+    let lenient = Security::from_policy(&secure_policy(&keys).unwrap(), keys.broker.clone())
+        .with_mode(Mode::Compat)
         .with_compat_allow(AllowList::any());
     let broker = broker::start(
         "127.0.0.1:0",
@@ -227,13 +100,15 @@ async fn a_broker_that_serves_unsigned_requests_fails_exactly_the_cases_that_ref
     )
     .await
     .unwrap();
-    let reports = run_role(
-        Role::SecureBroker,
-        broker.local_addr().to_string(),
-        profile(&k, &k.broker),
-        None,
-    )
-    .await;
+    let addr = broker.local_addr().to_string();
+    let target = Target {
+        label: format!("lenient broker@{addr}"),
+        addr,
+        profile: secure_profile(&keys, &keys.broker),
+        broker: None,
+        service: None,
+    };
+    let reports = run_target(Role::SecureBroker, &target).await;
     let failed: BTreeSet<&str> = reports
         .iter()
         .filter(|r| r.verdict == Verdict::Fail)

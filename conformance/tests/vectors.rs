@@ -20,6 +20,10 @@ use uhome_conformance::vectors::{
     load_all, parse_json, repository_vectors_dir, Expect, VectorFile,
 };
 
+/// The signed-frame vectors of section 14 (`spec/vectors/README.md`, "Signed-frame
+/// vectors").
+const AUTH_FILE: &str = "auth.json";
+
 fn files() -> Vec<VectorFile> {
     load_all(&repository_vectors_dir()).expect("vector files load")
 }
@@ -124,6 +128,14 @@ fn every_byte_observable_must_has_a_vector() {
             cited.insert(r.as_str().unwrap().to_string());
         }
     }
+    // The signed-frame vectors (their own layout, not decode vectors) cite UH-AUTH IDs.
+    let auth =
+        parse_json(&fs::read_to_string(repository_vectors_dir().join(AUTH_FILE)).unwrap()).unwrap();
+    for v in auth["vectors"].as_array().expect("auth vectors") {
+        for r in v["requirements"].as_array().expect("requirements") {
+            cited.insert(r.as_str().unwrap().to_string());
+        }
+    }
     let coverage: Value =
         parse_json(&fs::read_to_string(repository_vectors_dir().join("coverage.json")).unwrap())
             .unwrap();
@@ -179,10 +191,36 @@ fn vector_files_match_schema_json() {
             .collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
     }
-    let broken = parse_json(r#"{"name":"x","description":"d","specVersion":"1.2.0","flags":{},"vectors":[{"id":"x/a","description":"d","hex":"zz","result":"valid","requirements":[],"flags":[]}]}"#).unwrap();
+    let broken = parse_json(r#"{"name":"x","description":"d","specVersion":"1.3.0","flags":{},"vectors":[{"id":"x/a","description":"d","hex":"zz","result":"valid","requirements":[],"flags":[]}]}"#).unwrap();
     assert!(
         !validator.is_valid(&broken),
         "schema.json accepts a broken vector file"
+    );
+}
+
+/// `auth.json` has its own layout, described by `auth.schema.json`.
+#[test]
+fn auth_json_matches_auth_schema_json() {
+    let dir = repository_vectors_dir();
+    let validator = validator(&dir.join("auth.schema.json"));
+    let doc = parse_json(&fs::read_to_string(dir.join(AUTH_FILE)).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .take(5)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{AUTH_FILE}: {errors:?}");
+    let mut broken = doc.clone();
+    broken["vectors"][0]["sections"] = serde_json::json!(["3.1"]);
+    assert!(
+        !validator.is_valid(&broken),
+        "auth.schema.json accepts a vector with sections"
+    );
+    let mut broken = doc;
+    broken["vectors"][0]["requirements"] = serde_json::json!(["UH-EVENT-5"]);
+    assert!(
+        !validator.is_valid(&broken),
+        "auth.schema.json accepts a vector citing no UH-AUTH requirement"
     );
 }
 

@@ -1,6 +1,6 @@
 //! # uhome-protocol
 //!
-//! The µHome wire protocol (`spec/protocol.md`, version 1.2.0) as a sans-IO codec:
+//! The µHome wire protocol (`spec/protocol.md`, version 1.3.0) as a sans-IO codec:
 //! `#![no_std]`, no allocation, no `unsafe`, no panics on any input.
 //!
 //! ```text
@@ -16,7 +16,7 @@
 //! - [`core_events`] reads the core events' `data`; [`reply`] builds the spec's replies.
 //! - [`FrameBuffer`] reassembles a stream in a fixed buffer.
 //! - `auth` (cargo feature `auth`, off by default): signed frames, origin signatures and a
-//!   replay cache, from the draft `spec/drafts/security.md`, with Ed25519 from
+//!   replay cache, from section 14 of `spec/protocol.md` (`UH-AUTH`), with Ed25519 from
 //!   `ed25519-dalek` and SHA-512 from `sha2`, both no_std without allocation. Without the
 //!   feature neither crate is built and the codec's code size is unchanged; `auth-fast`
 //!   adds the curve's precomputed tables (faster, about 30 KiB more flash).
@@ -63,4 +63,4 @@ pub use json::{JsonStr, RawJson};
 pub use status::Status;
 
 /// The version of `spec/protocol.md` this crate implements.
-pub const SPEC_VERSION: &str = "1.2.0";
+pub const SPEC_VERSION: &str = "1.3.0";

@@ -138,7 +138,7 @@ fn key_ids_are_the_first_8_bytes_of_sha512_of_the_public_key() {
 }
 
 #[test]
-fn frame_digest_is_the_drafts_layout() {
+fn frame_digest_is_the_specified_layout() {
     // Python: sha512(b"uhome-frame-v1\0" + b"\0\2\1" + payload with the sig read as '0').
     let sig = "a".repeat(128);
     let p = format!(
@@ -154,7 +154,7 @@ fn frame_digest_is_the_drafts_layout() {
 }
 
 #[test]
-fn origin_digest_is_the_drafts_layout() {
+fn origin_digest_is_the_specified_layout() {
     // Python: sha512(b"uhome-origin-v1\0" + ts u64 BE + (u32 BE len + bytes) x 4 + flag + data).
     let d = origin_digest(
         NOW,
@@ -528,7 +528,7 @@ fn authenticators_out_of_form_are_unauthenticated() {
 }
 
 #[test]
-fn checks_come_in_the_drafts_order() {
+fn checks_come_in_the_specified_order() {
     let k = key(1);
     let keys = table(&[&k]);
     let text = payload(&signed(&signer(&k, NOW + 60_000, N1), 1)).to_string();

@@ -1,4 +1,4 @@
-//! Every vector of `spec/drafts/auth-vectors.json` through `uhome_protocol::auth`: requests
+//! Every vector of `spec/vectors/auth.json` through `uhome_protocol::auth`: requests
 //! with `verify_frame`, replies with `verify_reply`, deliveries with `verify_frame` then
 //! `verify_origin`, each giving the vector's result and code. The vectors were signed by the
 //! Python generator (`spec/tools/auth_vectors.py`), so this is also ed25519-dalek checking
@@ -50,7 +50,7 @@ fn array<const N: usize>(s: &str) -> [u8; N] {
 }
 
 fn load() -> (Setup, Vec<Value>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/drafts/auth-vectors.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/auth.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut keys = BTreeMap::new();
     for (name, k) in doc["keys"].as_object().unwrap() {
@@ -219,7 +219,7 @@ fn every_auth_vector_verifies_as_it_says() {
         vectors.len(),
         failures.join("\n")
     );
-    // Every code of the draft is exercised, and valid frames of each kind.
+    // Every code of section 14 is exercised, and valid frames of each kind.
     for c in [
         "valid",
         "unauthenticated",
@@ -238,5 +238,33 @@ fn every_auth_vector_verifies_as_it_says() {
                 .any(|v| v["kind"] == kind && v["result"] == "valid"),
             "no valid {kind}"
         );
+    }
+}
+
+/// Each vector cites the requirements of `spec/protocol.md` whose rule its result shows:
+/// UH-AUTH IDs, and a decoding requirement where decoding answers first.
+#[test]
+fn every_auth_vector_cites_the_specs_requirements() {
+    let requirements = uhome_spec::requirements::requirements();
+    let (_, vectors) = load();
+    for v in &vectors {
+        assert!(v.get("sections").is_none(), "{}: sections", v["id"]);
+        let cited = v["requirements"].as_array().expect("requirements");
+        assert!(!cited.is_empty(), "{} cites nothing", v["id"]);
+        assert!(
+            cited
+                .iter()
+                .any(|r| r.as_str().unwrap().starts_with("UH-AUTH-")),
+            "{} cites no UH-AUTH requirement",
+            v["id"]
+        );
+        for r in cited {
+            let r = r.as_str().unwrap();
+            assert!(
+                requirements.contains_key(r),
+                "{} cites unknown {r}",
+                v["id"]
+            );
+        }
     }
 }

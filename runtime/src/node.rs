@@ -52,7 +52,7 @@ impl Node {
     }
 
     /// The node verifies every request and signs every reply with `security`
-    /// (`spec/drafts/security.md`).
+    /// (section 14 of `spec/protocol.md`).
     pub fn with_security(mut self, security: Arc<Security>) -> Node {
         self.security = Some(security);
         self
@@ -94,7 +94,7 @@ impl Node {
     }
 
     /// The reply to one request frame, before encoding: decoding refusals first, then, with
-    /// security, authentication and authorization, then dispatch (the draft's order).
+    /// security, authentication and authorization, then dispatch (the order of [UH-AUTH-26]).
     pub async fn reply(&self, frame: &OwnedFrame, peer: Option<IpAddr>) -> Reply {
         let view = frame.view();
         let answer = exchange::answer(&view, &Limits::REFERENCE);

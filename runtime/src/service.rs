@@ -172,7 +172,7 @@ impl ServiceBuilder {
     }
 
     /// Signs requests and replies and verifies what arrives with `security`
-    /// (`spec/drafts/security.md`): the registry's and the broker's keys must be among its
+    /// (section 14 of `spec/protocol.md`): the registry's and the broker's keys must be among its
     /// trusted keys.
     pub fn security(mut self, security: Arc<Security>) -> Self {
         self.security = Some(security);
@@ -444,7 +444,7 @@ impl ServiceInner {
         let mut data = json!({ "nodeId": self.id, "address": self.advertised, "keepAlive": true });
         let key = self.client.security().and_then(|s| s.public_key());
         if let (Some(key), Some(map)) = (key, data.as_object_mut()) {
-            // The key the registry checks against its policy (spec/drafts/security.md 2.4).
+            // The key the registry checks against its policy ([UH-AUTH-14]).
             map.insert("key".into(), hex(key.as_bytes()).into());
         }
         let reply = self

@@ -1,6 +1,6 @@
-//! A node with security over real TCP on loopback: signed requests accepted and their
-//! replies verified; each attack of the draft's threat model on one node refused with its
-//! code while a legitimate client goes on being served; compat mode's allow-list; key files
+//! A node with security over real TCP on loopback: signed requests accepted and their replies
+//! verified; each attack of the threat model (spec/protocol.md 14.1) on one node refused with
+//! its code while a legitimate client goes on being served; compat mode's allow-list; key files
 //! and the policy file.
 
 #![allow(

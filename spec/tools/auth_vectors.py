@@ -1,6 +1,8 @@
-"""The signed-frame vectors of the security draft (spec/drafts/security.md), for
+"""The signed-frame vectors of section 14 of spec/protocol.md (spec/vectors/auth.json), for
 gen_vectors.py: published keys, frames signed with them, and each way a frame, a reply or a
-delivered event's origin can be wrong, with the code the draft gives.
+delivered event's origin can be wrong, with the code section 14 gives ([UH-AUTH-27]). Each
+vector cites the UH-AUTH requirements whose rule its result shows (and a decoding
+requirement where decoding answers first).
 
 Signing is RFC 8032 Ed25519 on the curve arithmetic of the Python peer's verifier
 (conformance/peers/python/ed25519.py); `self_check` pins it to RFC 8032's own test vectors
@@ -25,8 +27,8 @@ SIG_TOKEN = b"@@SIG@@"
 FRAME_DOMAIN = b"uhome-frame-v1\x00"
 ORIGIN_DOMAIN = b"uhome-origin-v1\x00"
 
-# Three of the keys are RFC 8032's test keys 1 to 3 (section 7.1), as the draft's policy
-# example pins them; the other two are SHA-256 of a label.
+# Three of the keys are RFC 8032's test keys 1 to 3 (section 7.1), as the policy example of
+# protocol.md 14.8 pins them; the other two are SHA-256 of a label.
 SEEDS = {
     "registry": "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
     "broker": "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
@@ -190,7 +192,7 @@ class Vectors:
         self.items = []
         self.by_id = {}
 
-    def add(self, kind, slug, description, data, result, *, error=None, sections,
+    def add(self, kind, slug, description, data, result, *, error=None, requirements,
             after=(), request_nonce=None, also=(), flags=()):
         assert kind in ("request", "reply", "delivery")
         assert (result == "valid") == (error is None), slug
@@ -205,7 +207,8 @@ class Vectors:
         for a in after:
             assert self.by_id[a]["result"] == "valid" and self.by_id[a]["kind"] == kind, a
         v["after"] = list(after)
-        v["sections"] = list(sections)
+        assert requirements and len(set(requirements)) == len(requirements), slug
+        v["requirements"] = list(requirements)
         v["flags"] = list(flags)
         assert v["id"] not in self.by_id, slug
         self.by_id[v["id"]] = v
@@ -217,12 +220,12 @@ def gen_requests(vs):
     T = NOW_MS - 1000
 
     def req(slug, desc, auth, result="valid", error=None, *, signer="hall", version=2,
-            members=None, sections, after=(), mutate=None, flags=()):
+            members=None, requirements, after=(), mutate=None, flags=()):
         m = publish_members() if members is None else members
         frame = signed_frame(envelope(m + [("auth", auth)]), signer, version)
         if mutate is not None:
             frame = mutate(frame)
-        vs.add("request", slug, desc, frame, result, error=error, sections=sections,
+        vs.add("request", slug, desc, frame, result, error=error, requirements=requirements,
                after=after, flags=flags)
 
     def a(label, ts=T, **kw):
@@ -230,41 +233,41 @@ def gen_requests(vs):
         return auth_text("hall", ts, label, **kw)
 
     req("request-valid-publish", "a publish signed by its source, for the broker",
-        a("publish"), sections=["3.1", "3.2", "3.3"])
+        a("publish"), requirements=["UH-AUTH-3", "UH-AUTH-4", "UH-AUTH-5"])
     req("request-valid-version-1", "the same event in a version 1 frame (the digest covers "
-        "the version)", a("version-1"), version=1, sections=["3.1", "3.2"])
+        "the version)", a("version-1"), version=1, requirements=["UH-AUTH-3", "UH-AUTH-4"])
     frame = signed_frame(envelope([("auth", a("first", first=True))] + publish_members()),
                          "hall")
     vs.add("request", "request-valid-auth-first-sig-first", "auth as the first envelope "
            "member and sig as the first member of auth: receivers do not depend on the order",
-           frame, "valid", sections=["3.1"])
+           frame, "valid", requirements=["UH-AUTH-3"])
     req("request-valid-unknown-auth-member", "an unknown member of auth is ignored (and "
         "signed)", auth_text("hall", T, "unknown-member", members=[
             ("kid", js(kid("hall"))), ("ts", str(T)), ("nonce", js(nonce("unknown-member"))),
-            ("aud", js(broker)), ("v", "1"), ("sig", '"@@SIG@@"')]), sections=["3.1"])
+            ("aud", js(broker)), ("v", "1"), ("sig", '"@@SIG@@"')]), requirements=["UH-AUTH-3"])
     req("request-valid-whitespace", "whitespace between the members of auth is signed as "
         "written", a("whitespace").replace(",", " ,\n ").replace(":", ": "),
-        sections=["3.2"])
+        requirements=["UH-AUTH-4"])
     frame = signed_frame(envelope(publish_members() + [('"\\u0061uth"', a("escaped-name"))]),
                          "hall")
     vs.add("request", "request-valid-escaped-name", "the member name auth written with an "
            "escape (\\u0061uth) is auth: names compare after unescaping", frame, "valid",
-           sections=["3.1"])
+           requirements=["UH-AUTH-3"])
     req("request-valid-window-past-edge", "ts exactly the skew before the verifier's clock",
-        a("past-edge", ts=NOW_MS - SKEW_MS), sections=["5.1"])
+        a("past-edge", ts=NOW_MS - SKEW_MS), requirements=["UH-AUTH-8"])
     req("request-valid-window-future-edge", "ts exactly the skew after the verifier's clock",
-        a("future-edge", ts=NOW_MS + SKEW_MS), sections=["5.1"])
+        a("future-edge", ts=NOW_MS + SKEW_MS), requirements=["UH-AUTH-8"])
 
     # unauthenticated: absent, or out of form
     frame = signed_frame(envelope(publish_members()), None)
     vs.add("request", "request-unsigned", "no auth member", frame, "invalid",
-           error="unauthenticated", sections=["7", "9"])
+           error="unauthenticated", requirements=["UH-AUTH-22", "UH-AUTH-26"])
     for slug, desc, raw in [
         ("request-auth-string", "auth is a string", '"hall"'),
         ("request-auth-null", "auth is null", "null"),
         ("request-auth-array", "auth is an array", '["%s"]' % kid("hall")),
     ]:
-        req(slug, desc, raw, "invalid", "unauthenticated", sections=["3.1", "9"])
+        req(slug, desc, raw, "invalid", "unauthenticated", requirements=["UH-AUTH-3", "UH-AUTH-26"])
 
     def fields(label, **over):
         base = [("kid", js(kid("hall"))), ("ts", str(T)), ("nonce", js(nonce(label))),
@@ -305,35 +308,35 @@ def gen_requests(vs):
     ]
     for slug, desc, over in forms:
         req("request-" + slug, desc, auth_text("hall", T, slug, members=fields(slug, **over)),
-            "invalid", "unauthenticated", sections=["3.1", "9"])
+            "invalid", "unauthenticated", requirements=["UH-AUTH-3", "UH-AUTH-26"])
     # sig in upper case: signed, then its hex turned to upper case
     req("request-sig-uppercase", "a valid signature written in upper-case hex",
-        a("sig-upper"), "invalid", "unauthenticated", sections=["3.1"],
+        a("sig-upper"), "invalid", "unauthenticated", requirements=["UH-AUTH-3"],
         mutate=lambda f: f[:f.rfind(b'"sig":"') + 7] + f[f.rfind(b'"sig":"') + 7:][:128]
         .upper() + f[f.rfind(b'"sig":"') + 7 + 128:])
     req("request-kid-repeated", "kid twice in auth", auth_text("hall", T, "kid-twice", members=[
         ("kid", js(hall)), ("kid", js(hall)), ("ts", str(T)), ("nonce", js(nonce("kid-twice"))),
         ("aud", js(broker)), ("sig", '"@@SIG@@"')]), "invalid", "unauthenticated",
-        sections=["3.1"])
+        requirements=["UH-AUTH-3"])
 
     # unknown_key, stale, bad_signature
     req("request-unknown-key", "signed by a key the verifier does not know", auth_text(
         "stranger", T, "stranger", aud=broker), "invalid", "unknown_key", signer="stranger",
-        sections=["2", "9"])
+        requirements=["UH-AUTH-2", "UH-AUTH-26"])
     req("request-unknown-key-and-stale", "an unknown key and a stale ts: the key is looked up "
         "first", auth_text("stranger", NOW_MS - SKEW_MS - 1, "stranger-stale", aud=broker),
-        "invalid", "unknown_key", signer="stranger", sections=["9"])
+        "invalid", "unknown_key", signer="stranger", requirements=["UH-AUTH-26", "UH-AUTH-2"])
     req("request-stale-past", "ts one millisecond more than the skew before the clock",
-        a("stale-past", ts=NOW_MS - SKEW_MS - 1), "invalid", "stale", sections=["5.1"])
+        a("stale-past", ts=NOW_MS - SKEW_MS - 1), "invalid", "stale", requirements=["UH-AUTH-8"])
     req("request-stale-future", "ts one millisecond more than the skew after the clock",
-        a("stale-future", ts=NOW_MS + SKEW_MS + 1), "invalid", "stale", sections=["5.1"])
+        a("stale-future", ts=NOW_MS + SKEW_MS + 1), "invalid", "stale", requirements=["UH-AUTH-8"])
     req("request-stale-and-forged", "a stale ts and a bad signature: the clock is checked "
         "first (no signature check for a stale frame)", a("stale-forged", ts=0), "invalid",
-        "stale", signer="stranger", sections=["9"])
+        "stale", signer="stranger", requirements=["UH-AUTH-26", "UH-AUTH-8"])
     req("request-forged", "hall's kid, signed with another key", a("forged"), "invalid",
-        "bad_signature", signer="stranger", sections=["3.2"])
+        "bad_signature", signer="stranger", requirements=["UH-AUTH-4"])
     req("request-sig-zeros", "the signature left as 128 zeros", a("zeros"), "invalid",
-        "bad_signature", signer=None, sections=["3.2", "3.4"])
+        "bad_signature", signer=None, requirements=["UH-AUTH-4"])
 
     def flip(find, to):
         def f(frame):
@@ -342,13 +345,13 @@ def gen_requests(vs):
             return frame[:at] + to + frame[at + len(find):]
         return f
 
-    req("request-altered-payload-byte", "signed, then one byte of data changed (true → null)", a("altered-data"), "invalid", "bad_signature", sections=["3.2"],
+    req("request-altered-payload-byte", "signed, then one byte of data changed (true → null)", a("altered-data"), "invalid", "bad_signature", requirements=["UH-AUTH-4"],
         mutate=flip(b'"motion":true', b'"motion":null'))
     req("request-altered-type", "signed, then the envelope's type changed",
-        a("altered-type"), "invalid", "bad_signature", sections=["3.2"],
+        a("altered-type"), "invalid", "bad_signature", requirements=["UH-AUTH-4"],
         mutate=flip(b"core.publish", b"core.publisH"))
     req("request-altered-version", "signed as version 2, sent as version 1",
-        a("altered-version"), "invalid", "bad_signature", sections=["3.2"],
+        a("altered-version"), "invalid", "bad_signature", requirements=["UH-AUTH-4"],
         mutate=lambda f: f[:2] + b"\x00\x01" + f[4:])
 
     def non_canonical_s(frame):
@@ -361,41 +364,41 @@ def gen_requests(vs):
 
     req("request-sig-s-not-canonical", "a valid signature with S + L in place of S "
         "(malleated; refused by the strict verification)", a("malleated"), "invalid",
-        "bad_signature", sections=["3.4"], mutate=non_canonical_s)
+        "bad_signature", requirements=["UH-AUTH-4"], mutate=non_canonical_s)
 
     # forbidden: audience
     req("request-aud-missing", "a valid signature, no aud", auth_text("hall", T, "no-aud"),
-        "invalid", "forbidden", sections=["3.3", "9"])
+        "invalid", "forbidden", requirements=["UH-AUTH-5", "UH-AUTH-26"])
     req("request-aud-other", "a valid signature, aud naming the registry",
-        a("aud-registry", aud=kid("registry")), "invalid", "forbidden", sections=["3.3"])
+        a("aud-registry", aud=kid("registry")), "invalid", "forbidden", requirements=["UH-AUTH-5"])
 
     # replayed
     vs.add("request", "request-replayed", "request-valid-publish again, after it",
            bytes.fromhex(vs.by_id["auth/request-valid-publish"]["hex"]), "invalid",
-           error="replayed", after=["auth/request-valid-publish"], sections=["5.2"])
+           error="replayed", after=["auth/request-valid-publish"], requirements=["UH-AUTH-9"])
     seq = []
     for i in range(REPLAY_CACHE + 1):
         slug = "request-valid-sequence-%d" % (i + 1)
         req(slug, "one of %d publishes with rising ts (a cache of %d then evicts the first)"
-            % (REPLAY_CACHE + 1, REPLAY_CACHE), a(slug, ts=T - 10000 + i), sections=["5.2"])
+            % (REPLAY_CACHE + 1, REPLAY_CACHE), a(slug, ts=T - 10000 + i), requirements=["UH-AUTH-9"])
         seq.append("auth/" + slug)
     req("request-below-floor", "a new nonce with the ts of the entry the sequence evicted: "
         "at the floor, so replayed", a("floor", ts=T - 10000), "invalid", "replayed",
-        after=seq, sections=["5.2"])
+        after=seq, requirements=["UH-AUTH-9"])
     req("request-above-floor", "a new nonce with a ts one above the floor", a(
-        "above-floor", ts=T - 10000 + 1), after=seq, sections=["5.2"])
+        "above-floor", ts=T - 10000 + 1), after=seq, requirements=["UH-AUTH-9"])
 
     # decoding comes first
     frame = signed_frame(envelope(publish_members() + [("auth", a("truncated"))]), "hall")
     vs.add("request", "request-frame-truncated", "a signed frame missing its last byte",
-           frame[:-1], "invalid", error="incomplete", sections=["9"])
+           frame[:-1], "invalid", error="incomplete", requirements=["UH-AUTH-26", "UH-FRAME-3"])
     frame = signed_frame(envelope(publish_members() + [("auth", a("dup1")), ("auth",
                                                                                 a("dup2"))]),
                          "hall")
     vs.add("request", "request-auth-twice", "auth twice in the envelope: unauthenticated, or "
            "duplicate_member from a decoder that refuses every repeated envelope name "
            "([UH-EVENT-5] allows both)", frame, "invalid", error="unauthenticated",
-           also=["duplicate_member"], sections=["3.1", "9"])
+           also=["duplicate_member"], requirements=["UH-AUTH-3", "UH-AUTH-26", "UH-EVENT-5"])
 
 
 def gen_replies(vs):
@@ -408,38 +411,38 @@ def gen_replies(vs):
                 ("source", js(NODE_IDS["broker"])), ("type", js(status_type)), ("data", data)]
 
     def rep(slug, desc, auth, result="valid", error=None, *, signer="broker", status=1,
-            members=None, mutate=None, sections):
+            members=None, mutate=None, requirements):
         m = reply_members() if members is None else members
         frame = signed_frame(envelope(m + [("auth", auth)]), signer, status=status)
         if mutate is not None:
             frame = mutate(frame)
         vs.add("reply", slug, desc, frame, result, error=error, request_nonce=request,
-               sections=sections)
+               requirements=requirements)
 
     rep("reply-valid", "the broker's reply, re naming the request's nonce",
-        auth_text("broker", T, "reply", re=request), sections=["3.3"])
+        auth_text("broker", T, "reply", re=request), requirements=["UH-AUTH-6", "UH-AUTH-7"])
     err = [("id", js("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")), ("timestamp", js(TS)),
            ("source", js(NODE_IDS["broker"])), ("type", js("\u00b5Home.error")),
            ("error", '{"code":"reserved_type","message":"Failed to publish event"}')]
     rep("reply-valid-error", "a signed error reply (status 2)", auth_text(
-        "broker", T, "reply-error", re=request), status=2, members=err, sections=["3.3"])
+        "broker", T, "reply-error", re=request), status=2, members=err, requirements=["UH-AUTH-6", "UH-AUTH-7"])
     rep("reply-re-other", "re naming another nonce", auth_text(
         "broker", T, "reply-other", re=nonce("another request")), "invalid", "replayed",
-        sections=["3.3"])
+        requirements=["UH-AUTH-7"])
     rep("reply-re-missing", "a signed reply without re", auth_text("broker", T, "reply-no-re"),
-        "invalid", "unauthenticated", sections=["3.3"])
+        "invalid", "unauthenticated", requirements=["UH-AUTH-7"])
     rep("reply-re-short", "re of 31 hex characters", auth_text("broker", T, "reply-re-short",
                                                                re=request[:31]),
-        "invalid", "unauthenticated", sections=["3.1"])
+        "invalid", "unauthenticated", requirements=["UH-AUTH-3"])
     rep("reply-altered-status", "signed with status 1, sent with status 2",
         auth_text("broker", T, "reply-status", re=request), "invalid", "bad_signature",
-        mutate=lambda f: f[:4] + b"\x02" + f[5:], sections=["3.2"])
+        mutate=lambda f: f[:4] + b"\x02" + f[5:], requirements=["UH-AUTH-4"])
     rep("reply-from-registry", "signed by the registry, not the node called",
         auth_text("registry", T, "reply-registry", re=request), "invalid", "unknown_key",
-        signer="registry", sections=["3.3"])
+        signer="registry", requirements=["UH-AUTH-7", "UH-AUTH-2"])
     rep("reply-stale", "a reply whose ts is out of the window",
         auth_text("broker", NOW_MS - SKEW_MS - 1, "reply-stale", re=request), "invalid",
-        "stale", sections=["3.3", "5.1"])
+        "stale", requirements=["UH-AUTH-8", "UH-AUTH-7"])
 
 
 def gen_deliveries(vs):
@@ -450,7 +453,7 @@ def gen_deliveries(vs):
 
     def delivery(slug, desc, result="valid", error=None, *, origin=MISSING_ORIGIN,
                  source=None, data=MOTION_DATA, frame_signer="broker", label=None,
-                 after=(), sections):
+                 after=(), requirements):
         if origin is MISSING_ORIGIN:
             origin = origin_text("hall", OT, ev)
         m = [("id", js(ID)), ("timestamp", js(TS)),
@@ -460,39 +463,39 @@ def gen_deliveries(vs):
             m.append(("origin", origin))
         m.append(("auth", auth_text(frame_signer, FT, label or slug, aud=kitchen)))
         vs.add("delivery", slug, desc, signed_frame(envelope(m), frame_signer), result,
-               error=error, after=after, sections=sections)
+               error=error, after=after, requirements=requirements)
 
     delivery("delivery-valid", "hall's publish, delivered by the broker with hall's origin",
-             sections=["4"])
+             requirements=["UH-AUTH-12"])
     delivery("delivery-valid-reescaped", "the broker wrote source with an escape (\\u00b5): "
              "strings are signed unescaped", source='"\\u00b5Home/sensors/hall"',
-             sections=["4"])
+             requirements=["UH-AUTH-12"])
     delivery("delivery-origin-missing", "a delivery without origin", origin=None,
-             error="unauthenticated", result="invalid", sections=["4", "9"])
+             error="unauthenticated", result="invalid", requirements=["UH-AUTH-12", "UH-AUTH-26"])
     delivery("delivery-origin-sig-short", "origin with a sig of 127 hex characters",
              origin=origin_text("hall", OT, ev, members=[
                  ("kid", js(kid("hall"))), ("ts", str(OT)), ("sig", js("b" * 127))]),
-             result="invalid", error="unauthenticated", sections=["4", "9"])
+             result="invalid", error="unauthenticated", requirements=["UH-AUTH-12", "UH-AUTH-26"])
     delivery("delivery-data-altered", "the broker changed data (and signed its frame): the "
              "origin does not verify", data='{"motion":false,"lux":12.5}', result="invalid",
-             error="bad_signature", sections=["4"])
+             error="bad_signature", requirements=["UH-AUTH-12"])
     delivery("delivery-source-altered", "the broker attributes hall's event to the kitchen",
              source=js(NODE_IDS["kitchen"]), result="invalid", error="bad_signature",
-             sections=["4"])
+             requirements=["UH-AUTH-12"])
     delivery("delivery-origin-unknown-key", "an origin signed by a key the subscriber does "
              "not know", origin=origin_text("stranger", OT, ev), result="invalid",
-             error="unknown_key", sections=["4", "9"])
+             error="unknown_key", requirements=["UH-AUTH-12", "UH-AUTH-2", "UH-AUTH-26"])
     delivery("delivery-origin-stale", "an origin whose ts is out of the window",
              origin=origin_text("hall", NOW_MS - SKEW_MS - 1, ev), result="invalid",
-             error="stale", sections=["4", "5.3"])
+             error="stale", requirements=["UH-AUTH-12", "UH-AUTH-8"])
     delivery("delivery-origin-other-publisher", "a valid origin of the registry's key for an "
              "event whose source is hall", origin=origin_text("registry", OT, ev),
-             result="invalid", error="forbidden", sections=["4", "6.1"])
+             result="invalid", error="forbidden", requirements=["UH-AUTH-12"])
     delivery("delivery-frame-not-broker", "the delivery frame signed by hall, not the broker",
-             frame_signer="hall", result="invalid", error="unknown_key", sections=["4"])
+             frame_signer="hall", result="invalid", error="unknown_key", requirements=["UH-AUTH-12", "UH-AUTH-2"])
     delivery("delivery-replayed", "the same event delivered again in a new frame (a fresh "
              "frame nonce)", label="delivery-again", after=["auth/delivery-valid"],
-             result="invalid", error="replayed", sections=["5.3"])
+             result="invalid", error="replayed", requirements=["UH-AUTH-12"])
 
 
 MISSING_ORIGIN = object()
@@ -514,11 +517,11 @@ def document(spec_version):
     gen_deliveries(vs)
     return {
         "name": "auth",
-        "description": "Signed frames of the security draft (spec/drafts/security.md): "
+        "description": "Signed frames of section 14 of protocol.md (UH-AUTH): "
                        "requests, replies and delivered events, valid and each way to be "
                        "wrong, with the keys that made them.",
         "specVersion": spec_version,
-        "draft": "spec/drafts/security.md",
+        "spec": "protocol.md section 14",
         "keys": keys_document(),
         "verifier": {
             "nowMs": NOW_MS,

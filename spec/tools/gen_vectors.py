@@ -18,8 +18,8 @@ The v0.0.1 captures (legacy.json, legacy-exchanges.json) are copied into this fi
 the capture log; the generator checks its reconstruction of the truncated large captures
 against the visible prefix, the stated sizes and the stated frame boundaries.
 
-The signed frames of the security draft go to spec/drafts/auth-vectors.json
-(auth_vectors.py).
+The signed frames of section 14 (UH-AUTH) go to spec/vectors/auth.json (auth_vectors.py);
+they are not decode vectors and have their own layout (spec/vectors/README.md).
 """
 
 import argparse
@@ -30,13 +30,13 @@ import sys
 
 import auth_vectors
 
-SPEC_VERSION = "1.2.0"
+SPEC_VERSION = "1.3.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC_DIR = os.path.dirname(HERE)
 VECTOR_DIR = os.path.join(SPEC_DIR, "vectors")
 PROTOCOL_MD = os.path.join(SPEC_DIR, "protocol.md")
-# The signed frames of the security draft: not normative yet, so beside the draft.
-AUTH_VECTORS = os.path.join(SPEC_DIR, "drafts", "auth-vectors.json")
+# The signed frames of section 14 (their own layout, not decode vectors).
+AUTH_VECTORS = os.path.join(VECTOR_DIR, "auth.json")
 
 MICRO = "\u00b5"          # µ MICRO SIGN, UTF-8 c2 b5 — the µ of every core name
 GREEK_MU = "\u03bc"       # μ GREEK SMALL LETTER MU, UTF-8 ce bc — a different character
@@ -2612,8 +2612,14 @@ def build():
             for r in v["requirements"]:
                 assert r in known, (v["id"], r)
             assert len(set(v["requirements"])) == len(v["requirements"]), v["id"]
+    auth = auth_vectors.document(SPEC_VERSION)
+    for v in auth["vectors"]:
+        assert v["id"] not in seen, v["id"]
+        seen.add(v["id"])
+        for r in v["requirements"]:
+            assert r in known, (v["id"], r)
     out = {os.path.join(VECTOR_DIR, name): dumps(doc) for name, doc in docs.items()}
-    out[AUTH_VECTORS] = dumps(auth_vectors.document(SPEC_VERSION + "+security-draft"))
+    out[AUTH_VECTORS] = dumps(auth)
     return out
 
 

@@ -1,5 +1,5 @@
-"""Verification of signed frames (spec/drafts/security.md, sections 3 to 5 and 9), standard
-library only: the checks of step 5 of the draft's order.
+"""Verification of signed frames (spec/protocol.md section 14, [UH-AUTH-3] to [UH-AUTH-12]
+and [UH-AUTH-26]), standard library only: the checks of step 5 of the order of [UH-AUTH-26].
 
     verify_request(version, status, payload, keys, now_ms, cache, own_kid=None, skew_ms=30000)
     verify_reply(version, status, payload, keys, now_ms, request_nonce, skew_ms=30000)
@@ -30,7 +30,7 @@ _WS = b" \t\r\n"
 
 class ReplayCache:
     """The (kid, nonce) pairs seen, at most `capacity`; the floor rises to the ts of every
-    entry that leaves, and a ts at or below the floor is replayed (section 5.2)."""
+    entry that leaves, and a ts at or below the floor is replayed ([UH-AUTH-9])."""
 
     def __init__(self, capacity: int = 4096):
         self.capacity = capacity
@@ -176,7 +176,7 @@ def verify_request(version: int, status: int, payload: bytes, keys: dict[str, by
 
 def verify_reply(version: int, status: int, payload: bytes, keys: dict[str, bytes],
                  now_ms: int, request_nonce: str, skew_ms: int = 30000) -> str | None:
-    """A reply to the request whose nonce was `request_nonce` (section 3.3 items 3 and 4):
+    """A reply to the request whose nonce was `request_nonce` ([UH-AUTH-7]):
     no cache, `re` must name the request."""
     fields = _fields(payload, reply=True)
     if isinstance(fields, str):
@@ -215,8 +215,8 @@ def origin_digest(ts: int, id: str, timestamp: str, source: str, type: str,
 def verify_delivery_origin(payload: bytes, publishers: dict[str, bytes],
                            node_kids: dict[str, str], now_ms: int, cache: ReplayCache,
                            skew_ms: int = 30000) -> str | None:
-    """The origin of a delivered event whose frame already verified (section 4 item 3, the
-    sub-order of section 9): form, key, clock, signature, publisher, delivery cache.
+    """The origin of a delivered event whose frame already verified ([UH-AUTH-12], the
+    sub-order of [UH-AUTH-26]): form, key, clock, signature, publisher, delivery cache.
     `node_kids` maps node ids to their key ids (the policy's or the registry's list)."""
     root = {name: (start, stop) for name, start, stop in _members(payload, 0)}
     if "origin" not in root or payload[root["origin"][0]] != 0x7B:

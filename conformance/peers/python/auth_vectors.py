@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Runs spec/drafts/auth-vectors.json through auth.py: one line per vector, `<id> <code>`
+"""Runs spec/vectors/auth.json through auth.py: one line per vector, `<id> <code>`
 (`valid` for an accepted frame). Standard library only.
 
-    python3 auth_vectors.py PATH/auth-vectors.json
+    python3 auth_vectors.py PATH/auth.json
 
 Each vector starts with fresh replay caches; the vectors its `after` names are verified
 first with the same caches, as a node would have read them.

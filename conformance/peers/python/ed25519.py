@@ -105,5 +105,5 @@ def verify(public: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def key_id(public: bytes) -> str:
-    """The key id of spec/drafts/security.md section 2: hex of SHA-512's first 8 bytes."""
+    """The key id of spec/protocol.md [UH-AUTH-1]: hex of SHA-512's first 8 bytes."""
     return hashlib.sha512(public).digest()[:8].hex()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Verifies signed request frames (spec/drafts/security.md) with auth.py, one per line.
+"""Verifies signed request frames (spec/protocol.md section 14) with auth.py, one per line.
 
 Each stdin line is a JSON object: {"frame": hex, "now": Unix ms, "keys": {kid: public hex},
 "audience": kid or null, "cache": name}. Frames naming the same cache share a replay cache.

@@ -1,4 +1,4 @@
-//! What verification refuses, and the draft's codes for it.
+//! What verification refuses, and the codes of section 14 of `spec/protocol.md` for it.
 
 use core::fmt;
 
@@ -54,7 +54,8 @@ pub enum AuthFault {
     Malformed(Field),
 }
 
-/// The draft's codes (`spec/drafts/security.md`), each with status 2.
+/// The codes of `UH-AUTH-27` (section 14 of `spec/protocol.md`, Appendix B.2), each with
+/// status 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthCode {
     /// `unauthenticated`: no authenticator, or one out of form.
@@ -95,7 +96,7 @@ impl AuthCode {
         }
     }
 
-    /// The message the draft gives the code.
+    /// The message `UH-AUTH-27` gives the code.
     pub const fn message(self) -> &'static str {
         match self {
             AuthCode::Unauthenticated => "Request is not authenticated",
@@ -134,7 +135,7 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// The draft's code, or `None` for a decoding error (see [`AuthError::wire_code`]).
+    /// The code of section 14, or `None` for a decoding error (see [`AuthError::wire_code`]).
     pub const fn code(&self) -> Option<AuthCode> {
         Some(match self {
             AuthError::Decode(_) => return None,

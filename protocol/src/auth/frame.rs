@@ -250,8 +250,8 @@ fn authenticated<'a>(
     Ok((event, fields, root(text)))
 }
 
-/// The checks common to requests and replies, in the draft's order after decoding: form,
-/// key, clock, signature, audience.
+/// The checks common to requests and replies, in the order of `UH-AUTH-26` after
+/// decoding: form, key, clock, signature, audience.
 fn verify_common<'a, K: KeyStore + ?Sized>(
     frame: &Frame<'a>,
     keys: &K,

@@ -1,9 +1,9 @@
-//! Authenticated frames and origin signatures (`spec/drafts/security.md`, a draft for
-//! spec 1.3). Compiled with the cargo feature `auth` only.
+//! Authenticated frames and origin signatures (section 14 of `spec/protocol.md`,
+//! `UH-AUTH`). Compiled with the cargo feature `auth` only.
 //!
 //! - [`KeyId`]: a node's Ed25519 public key named by the first 8 bytes of its SHA-512.
 //! - [`sign_frame`] / [`sign_in_place`] write the envelope member `auth`; [`verify_frame`]
-//!   and [`verify_reply`] check it in the order of the draft: form (`unauthenticated`), key
+//!   and [`verify_reply`] check it in the order of `UH-AUTH-26`: form (`unauthenticated`), key
 //!   (`unknown_key`), clock (`stale`), signature (`bad_signature`), audience (`forbidden`),
 //!   freshness of the nonce or the reply's binding (`replayed`).
 //! - [`sign_origin`] / [`verify_origin`]: the publisher's signature over what a broker

@@ -1099,7 +1099,7 @@ publish = ["home.lamp.*"]
         assert!(Instant::now() < deadline, "the secure mesh never answered");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Unsigned requests are refused with the draft's code.
+    // Unsigned requests are refused with section 14's code.
     let unsigned = run(&["send", &broker_addr, "µHome.core.healthcheck"]);
     assert_eq!(unsigned.status.code(), Some(12));
     assert_eq!(json(&unsigned)["event"]["error"]["code"], "unauthenticated");

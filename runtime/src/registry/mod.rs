@@ -51,7 +51,7 @@ pub struct RegistryConfig {
     pub deadlines: Deadlines,
     /// Server limits.
     pub server: ServerConfig,
-    /// Signed frames (`spec/drafts/security.md`); `None`: a 1.2 registry.
+    /// Signed frames (section 14 of `spec/protocol.md`); `None`: a 1.2 registry.
     pub security: Option<Arc<Security>>,
 }
 

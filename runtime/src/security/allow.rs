@@ -1,5 +1,4 @@
-//! Address allow-lists of CIDR blocks, IPv4 and IPv6 (`spec/drafts/security.md` sections 7
-//! and 8).
+//! Address allow-lists of CIDR blocks, IPv4 and IPv6 ([UH-AUTH-23], [UH-AUTH-25]).
 
 use std::fmt;
 use std::net::IpAddr;

@@ -560,7 +560,7 @@ impl Security {
 
     /// Authorizes an authenticated request (sections 6.1 and 6.2). Rules that read `data`
     /// refuse only what they can read: malformed `data` is the handler's to refuse
-    /// (`invalid_data`), as the draft's order puts it first.
+    /// (`invalid_data`), as the order of [UH-AUTH-26] puts it first.
     pub fn authorize(&self, admission: &Admission, event: &Event<'_>) -> Result<(), Refusal> {
         let Admission::Signed(peer) = admission else {
             return Ok(());

@@ -1,4 +1,4 @@
-//! The operator's policy file (`spec/drafts/security.md` section 6.3): the mode, the keys
+//! The operator's policy file ([UH-AUTH-21]): the mode, the keys
 //! pinned to node ids and what each node may do. TOML.
 
 use std::collections::BTreeSet;
