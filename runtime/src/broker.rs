@@ -43,7 +43,7 @@ pub struct BrokerConfig {
     pub deadlines: Deadlines,
     /// Server limits.
     pub server: ServerConfig,
-    /// Signed frames (`spec/drafts/security.md`); `None`: a 1.2 broker.
+    /// Signed frames (section 14 of `spec/protocol.md`); `None`: a 1.2 broker.
     pub security: Option<Arc<Security>>,
 }
 
@@ -178,25 +178,28 @@ impl BrokerInner {
                     reason: refusal.reason,
                 });
             }
-            // Signed deliveries go on a new connection each (kept connections carry
-            // unsigned frames only).
-            let Some(origin) = origin else {
-                return self.client.send(address, request).await;
-            };
-            let frame = with_member(&self.client.encode(request)?, "origin", origin)
-                .map_err(ClientError::Encode)?;
-            return self.client.send_encoded(address, frame).await;
+        }
+        let mut frame = self.client.encode(request)?;
+        if let Some(origin) = origin {
+            frame = with_member(&frame, "origin", origin).map_err(ClientError::Encode)?;
         }
         if keep_alive {
-            let frame = self.client.encode(request)?;
-            match self.kept.send(address, frame, self.config.deadlines).await {
+            // Signed or not, a delivery to a node that keeps connections is pipelined on one;
+            // each is signed with its own nonce and its reply verified in turn.
+            let (sealed, check) = self.client.seal(address, frame.clone())?;
+            match self
+                .kept
+                .send_frame(address, sealed, self.config.deadlines)
+                .await
+            {
                 Err(e) if kept::is_unsent(&e) => {
                     tracing::debug!(%address, error = %e, "kept connection closed; sending on a new one");
                 }
-                outcome => return outcome,
+                Ok(reply) => return self.client.opened(address, &reply, check.as_ref()),
+                Err(e) => return Err(e),
             }
         }
-        self.client.send(address, request).await
+        self.client.send_encoded(address, frame).await
     }
 
     fn subscribe(&self, event: &Event<'_>, kind: CoreType) -> Reply {
@@ -352,7 +355,7 @@ impl Dispatch for BrokerDispatch {
                         error: None,
                     };
                     // The publisher's origin signature goes with every delivery, unchanged
-                    // (spec/drafts/security.md section 4).
+                    // ([UH-AUTH-11]).
                     let origin = self
                         .shared
                         .client
@@ -396,6 +399,9 @@ async fn discover(shared: Arc<BrokerInner>, registry: String, stop: Cancellation
             let list = data.and_then(|text| uhome_protocol::RawJson::parse(text).ok());
             if let Ok(list) = Nodes::from_data(list) {
                 let list = nodes::owned(&list);
+                if let Err(reason) = shared.learn_keys(&list) {
+                    tracing::warn!("the keys of the registry's list were not learnt: {reason}");
+                }
                 shared.learn(&list);
                 let mut state = lock(&shared.state);
                 if !state.listed {

@@ -78,7 +78,7 @@ pub enum ClientError {
     Unauthenticated {
         /// The address.
         addr: String,
-        /// What failed (`error.code()`: the draft's code).
+        /// What failed (`error.code()`: the code of [UH-AUTH-27]).
         error: AuthError,
     },
 }
@@ -335,7 +335,13 @@ impl Client {
         self.opened(addr, &reply, check.as_ref())
     }
 
-    fn seal(&self, addr: &str, frame: Bytes) -> Result<(Bytes, Option<Expected>), ClientError> {
+    /// `frame` signed for the node at `addr` when this client signs, with what checks the
+    /// reply ([`Client::opened`]).
+    pub(crate) fn seal(
+        &self,
+        addr: &str,
+        frame: Bytes,
+    ) -> Result<(Bytes, Option<Expected>), ClientError> {
         let Some(security) = self.inner.security.as_ref().filter(|s| s.signs()) else {
             return Ok((frame, None));
         };
@@ -353,7 +359,8 @@ impl Client {
         Ok((signed, Some(Expected { peer, nonce })))
     }
 
-    fn opened(
+    /// The reply from `addr`, verified against `check` when the request was signed.
+    pub(crate) fn opened(
         &self,
         addr: &str,
         reply: &OwnedFrame,
@@ -453,7 +460,8 @@ pub struct Connection {
 }
 
 /// What a signed request's reply must be: signed by `peer`, with `re` = `nonce`.
-struct Expected {
+/// What a signed request's reply must show: the node's key and the request's nonce.
+pub(crate) struct Expected {
     peer: Arc<PeerEntry>,
     nonce: Nonce,
 }

@@ -188,6 +188,18 @@ impl KeptConnections {
         frame: Bytes,
         deadlines: Deadlines,
     ) -> Result<ReplyEvent, ClientError> {
+        let frame = self.send_frame(address, frame, deadlines).await?;
+        ReplyEvent::decode(&frame).map_err(ClientError::BadReply)
+    }
+
+    /// As [`KeptConnections::send`], returning the reply frame itself (for a caller that
+    /// verifies its signature).
+    pub async fn send_frame(
+        &self,
+        address: &str,
+        frame: Bytes,
+        deadlines: Deadlines,
+    ) -> Result<OwnedFrame, ClientError> {
         let pipes = self.lock().entry(address.to_string()).or_default().clone();
         let pipe = pipes.get(address, deadlines).await?;
         let (answer, reply) = oneshot::channel();
@@ -196,8 +208,7 @@ impl KeptConnections {
             pipe.pending.fetch_sub(1, Ordering::AcqRel);
             return Err(ClientError::Closed);
         }
-        let frame = reply.await.unwrap_or(Err(ClientError::Closed))?;
-        ReplyEvent::decode(&frame).map_err(ClientError::BadReply)
+        reply.await.unwrap_or(Err(ClientError::Closed))
     }
 
     /// Closes the connections to every address not in `keep`.

@@ -1,6 +1,6 @@
 //! A secure mesh on loopback — registry, broker, a subscribing service and a publishing
 //! sensor, every key pinned by one policy file — and an attacker process trying each attack
-//! of the draft's threat model (`spec/drafts/security.md` section 1): unregister a node,
+//! of the threat model (section 14.1 of `spec/protocol.md`): unregister a node,
 //! push a forged list, subscribe as another node, publish a forbidden type, replay a captured
 //! publish, forge a delivery to a subscriber. Each is refused with its code while the
 //! sensor's events keep reaching the subscriber.
@@ -711,4 +711,126 @@ async fn keys_travel_with_the_registrys_lists() {
         .unwrap();
     assert_eq!(report.delivered, 1, "{report:?}");
     drop((broker, registry));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_deliveries_share_the_kept_connections_of_a_keep_alive_subscriber() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_util::codec::Decoder;
+    use uhome_runtime::codec::FrameCodec;
+    use uhome_runtime::kept::CONNECTIONS_PER_NODE;
+    use uhome_runtime::security::Admission;
+    use uhome_runtime::Reply;
+
+    const EVENTS: usize = 24;
+    let keys = Keys {
+        registry: key(31),
+        broker: key(32),
+        kitchen: key(33),
+        hall: key(34),
+        attacker: key(35),
+    };
+    let policy = policy(&keys);
+    let security = |k: &SigningKey| Arc::new(Security::from_policy(&policy, k.clone()));
+    let broker = broker_with(BrokerConfig {
+        deadlines: deadlines(1000),
+        security: Some(security(&keys.broker)),
+        ..BrokerConfig::default()
+    })
+    .await;
+    let broker_addr = broker.local_addr().to_string();
+
+    // The kitchen, played here: it admits each delivery as a secure node does (the broker's
+    // frame, the hall's origin) and answers it signed for that delivery's nonce.
+    let kitchen = security(&keys.kitchen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let kitchen_addr = listener.local_addr().unwrap().to_string();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let admitted = Arc::new(AtomicUsize::new(0));
+    let (seen, verified) = (connections.clone(), admitted.clone());
+    tokio::spawn(async move {
+        while let Ok((mut stream, peer)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let (kitchen, verified) = (kitchen.clone(), verified.clone());
+            tokio::spawn(async move {
+                let mut buf = bytes::BytesMut::new();
+                loop {
+                    while let Some(frame) = FrameCodec.decode(&mut buf).unwrap() {
+                        let frame = frame.view();
+                        let admission = kitchen.admit(&frame, Some(peer.ip()));
+                        assert!(
+                            matches!(&admission, Ok(Admission::Signed(p)) if p.node_id == BROKER_ID),
+                            "{admission:?}"
+                        );
+                        verified.fetch_add(1, Ordering::SeqCst);
+                        let reply = kitchen
+                            .sign_reply(&Reply::ok("Received").encode(KITCHEN), &frame)
+                            .unwrap();
+                        if stream.write_all(&reply).await.is_err() {
+                            return;
+                        }
+                    }
+                    match stream.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+    });
+
+    let broker_kid = Some(KeyId::of(&keys.broker.verifying_key()));
+    let signed = |k: &SigningKey, source: &str, event_type: &str, data: Value| {
+        let frame = Client::new(source)
+            .encode(&OwnedEvent::new(source, event_type, Some(&data)))
+            .unwrap();
+        Security::from_policy(&policy, k.clone())
+            .sign_request(&frame, broker_kid)
+            .unwrap()
+            .0
+    };
+    let list = json!({"nodes": [{"nodeId": KITCHEN, "address": kitchen_addr, "keepAlive": true}]});
+    for frame in [
+        signed(&keys.registry, REGISTRY_ID, NODES, list),
+        signed(
+            &keys.kitchen,
+            KITCHEN,
+            SUBSCRIBE,
+            json!({"subscribe": "home.sensors.>"}),
+        ),
+    ] {
+        let reply = Client::with_deadlines("test", deadlines(1000))
+            .send_frame(&broker_addr, &frame)
+            .await
+            .unwrap();
+        let reply = ReplyEvent::decode(&reply).unwrap();
+        assert!(reply.is_success(), "{}", reply.describe());
+    }
+
+    let hall_security = security(&keys.hall);
+    hall_security.learn_node(BROKER_ID, &broker_addr);
+    let hall = Client::with_deadlines(HALL, deadlines(1000)).with_security(hall_security);
+    for batch in 0..EVENTS / 4 {
+        let sends = (0..4).map(|i| {
+            let (hall, broker) = (hall.clone(), broker_addr.clone());
+            async move {
+                service::publish(&hall, &broker, MOTION, Some(&json!({"n": batch * 4 + i}))).await
+            }
+        });
+        for report in futures_util::future::join_all(sends).await {
+            let report = report.unwrap();
+            assert_eq!(
+                (report.delivered, report.failed.len()),
+                (1, 0),
+                "{report:?}"
+            );
+        }
+    }
+    assert_eq!(admitted.load(Ordering::SeqCst), EVENTS);
+    let used = connections.load(Ordering::SeqCst);
+    assert!(
+        (1..=CONNECTIONS_PER_NODE).contains(&used),
+        "{EVENTS} signed deliveries on {used} connections"
+    );
 }
