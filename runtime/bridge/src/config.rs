@@ -131,6 +131,10 @@ pub struct BridgeConfig {
     pub backoff: (Duration, Duration),
     /// Home Assistant discovery, when wanted.
     pub discovery: Option<Discovery>,
+    /// Signed frames (section 14 of `spec/protocol.md`): the bridge's node verifies what is
+    /// delivered to it and signs its requests, and its publishes carry its origin signature;
+    /// `None`: a 1.2 node.
+    pub security: Option<std::sync::Arc<uhome_runtime::security::Security>>,
 }
 
 impl BridgeConfig {
@@ -151,6 +155,7 @@ impl BridgeConfig {
             buffer: 1000,
             backoff: (Duration::from_millis(100), Duration::from_secs(10)),
             discovery: None,
+            security: None,
         }
     }
 }

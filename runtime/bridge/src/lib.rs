@@ -695,6 +695,9 @@ impl Bridge {
         if let Some(advertise) = &config.advertise {
             builder = builder.advertise(advertise.clone());
         }
+        if let Some(security) = &config.security {
+            builder = builder.security(security.clone());
+        }
         for t in &config.to_mqtt {
             let shared = shared.clone();
             let (qos, retain) = (t.qos, t.retain);
@@ -930,7 +933,11 @@ fn retryable(e: &ServiceError) -> bool {
 /// out of reach.
 async fn forward_to_uhome(shared: Arc<Shared>, stop: CancellationToken) {
     let config = &shared.config;
-    let client = Client::with_deadlines(config.node_id.clone(), Deadlines::default());
+    let mut client = Client::with_deadlines(config.node_id.clone(), Deadlines::default());
+    if let Some(security) = &config.security {
+        // The service learnt the broker's address for this security at its start.
+        client = client.with_security(security.clone());
+    }
     let mut backoff = Backoff::new(config.backoff);
     let mut down: Option<Down> = None;
     // Drops since the last success belong to the outage that follows.

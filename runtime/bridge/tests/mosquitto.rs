@@ -786,3 +786,124 @@ async fn tls_with_a_private_certificate_authority() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn in_a_secure_mesh_the_bridge_signs_what_it_publishes_and_the_subscriber_verifies_it() {
+    use std::sync::Arc;
+    use uhome_protocol::auth::SigningKey;
+    use uhome_protocol::core_events::{BROKER_ID, REGISTRY_ID};
+    use uhome_runtime::broker::{self, BrokerConfig};
+    use uhome_runtime::registry::{self, RegistryConfig};
+    use uhome_runtime::security::{hex, Policy, Security};
+
+    let Some(mosquitto) = Mosquitto::start().await else {
+        return;
+    };
+    bounded(async {
+        let key = |seed: u8| SigningKey::from_bytes(&[seed; 32]);
+        let public = |k: &SigningKey| hex(k.verifying_key().as_bytes());
+        let (registry_key, broker_key, bridge_key, door_key) = (key(51), key(52), key(53), key(54));
+        let bridge_id = uhome_bridge::BridgeConfig::new().node_id;
+        let policy = Policy::parse(&format!(
+            r#"
+mode = "secure"
+
+[[node]]
+id = "{REGISTRY_ID}"
+key = "{}"
+role = "registry"
+
+[[node]]
+id = "{BROKER_ID}"
+key = "{}"
+role = "broker"
+
+[[node]]
+id = "{bridge_id}"
+key = "{}"
+publish = ["home.door.>"]
+
+[[node]]
+id = "test/door"
+key = "{}"
+subscribe = ["home.door.>"]
+"#,
+            public(&registry_key),
+            public(&broker_key),
+            public(&bridge_key),
+            public(&door_key),
+        ))
+        .unwrap();
+        let security = |k: &SigningKey| Arc::new(Security::from_policy(&policy, k.clone()));
+        let broker = broker::start(
+            LOOPBACK,
+            BrokerConfig {
+                deadlines: deadlines(1000),
+                security: Some(security(&broker_key)),
+                ..BrokerConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let registry = registry::start(
+            LOOPBACK,
+            RegistryConfig {
+                broker: Some(broker.local_addr().to_string()),
+                health_interval: Duration::from_secs(3600),
+                deadlines: deadlines(1000),
+                security: Some(security(&registry_key)),
+                ..RegistryConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mesh = Mesh { broker, registry };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let door = mesh
+            .service("test/door")
+            .security(security(&door_key))
+            .handle("home.door.>", move |event: uhome_runtime::OwnedEvent| {
+                let _ = tx.send(event);
+                async { uhome_runtime::Reply::ok("Received") }
+            })
+            .subscribe("home.door.>")
+            .start()
+            .await
+            .unwrap();
+        let bridge = Bridge::start(uhome_bridge::BridgeConfig {
+            from_mqtt: vec![from_mqtt("uhome/home/door/#")],
+            security: Some(security(&bridge_key)),
+            ..mesh.bridge(&mosquitto, MqttVersion::V5)
+        })
+        .await
+        .unwrap();
+        bridge.ready().await.unwrap();
+        let mqtt = MqttClient::connect(mosquitto.port, &[]).await;
+        mqtt.publish("uhome/home/door/open", r#"{"open":true}"#)
+            .await;
+        // The door verifies the delivery's origin with the bridge's key before its handler
+        // sees it: the bridge signed the publish and its origin.
+        let event = next(&mut rx, WAIT).await;
+        assert_eq!(event.event_type, "home.door.open");
+        assert_eq!(event.source, bridge_id);
+        assert_eq!(event.data_value(), Some(json!({"open": true})));
+        // The same publish unsigned is refused by the secure broker.
+        let unsigned = service::publish(
+            &mesh.client(&bridge_id),
+            &mesh.broker_addr(),
+            "home.door.open",
+            Some(&json!({"open": true})),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            unsigned.to_string().contains("unauthenticated"),
+            "{unsigned}"
+        );
+        let stats = bridge.shutdown().await;
+        assert_eq!(stats.from_mqtt.forwarded, 1);
+        door.shutdown().await;
+        mesh.shutdown().await;
+    })
+    .await;
+}

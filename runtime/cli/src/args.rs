@@ -93,7 +93,7 @@ pub enum KeyAction {
     },
 }
 
-/// Signed frames (`spec/drafts/security.md`): with neither flag a node runs `compat` without
+/// Signed frames (section 14 of `spec/protocol.md`): with neither flag a node runs `compat` without
 /// a key, serving unauthenticated requests from the loopback and private ranges only.
 #[derive(Args, Clone, Default)]
 pub struct SecurityArgs {
@@ -550,6 +550,8 @@ pub struct MqttBridgeArgs {
     /// Node id of the bridge in the mesh (the `source` of what it publishes there).
     #[arg(long, default_value = "uhome/mqtt-bridge")]
     pub id: String,
+    #[command(flatten)]
+    pub security: SecurityArgs,
     /// Address to listen on for deliveries.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,

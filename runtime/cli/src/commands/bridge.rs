@@ -128,6 +128,7 @@ pub fn config(args: &MqttBridgeArgs) -> Result<BridgeConfig, String> {
     if to.is_empty() && from.is_empty() && !args.ha_discovery {
         return Err("nothing to bridge: give --to-mqtt, --from-mqtt or --both".into());
     }
+    let security = crate::security::node(&args.security)?;
     Ok(BridgeConfig {
         node_id: args.id.clone(),
         listen: args.listen.clone(),
@@ -157,6 +158,7 @@ pub fn config(args: &MqttBridgeArgs) -> Result<BridgeConfig, String> {
             prefix: args.ha_prefix.clone(),
             entities,
         }),
+        security: Some(security),
         ..BridgeConfig::new()
     })
 }
@@ -182,6 +184,9 @@ fn log_stats(stats: &Stats) {
 async fn mqtt(args: MqttBridgeArgs, stop: impl Future<Output = ()>) -> Result<ExitCode, String> {
     args.file.announce();
     let config = config(&args)?;
+    if let Some(security) = &config.security {
+        crate::security::announce(&config.node_id, security);
+    }
     let bridge = Bridge::start(config).await.map_err(|e| e.to_string())?;
     eprintln!(
         "µHome MQTT bridge {} on {} ↔ mqtt://{}:{}",
