@@ -2,7 +2,8 @@
 # Conformance runs for .ci/run: the reference runtime (the embedded default), then the
 # Python peer's decoder through every vector and 60 s of differential fuzzing, its node through
 # the node cases and 60 s of fuzzing, and its node in service mode (--registry) through the
-# service role, started by the suite.
+# service role, started by the suite; then the `uhome` binary's broker and registry in secure
+# mode through the secure roles (secure-ci.sh).
 # Reports go to target/conformance/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,3 +45,6 @@ echo "== the Python peer's node as a service, started by the suite"
 "$suite" service --profile "$peer/service-profile.json" \
     --start-cmd "exec python3 $peer/node.py --listen 127.0.0.1:0 --id python/service --idle-timeout 5 --registry {registry} --broker {broker} --subscribe 'python.>' --refresh-interval 1" \
     --json "$out/python-service.json" --junit "$out/python-service.xml"
+
+echo "== the uhome binary's broker and registry in secure mode, through the secure roles"
+bash conformance/secure-ci.sh
