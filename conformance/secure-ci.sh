@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The `uhome` binary's broker and registry in secure mode, checked by the secure roles of
+# The `uhome` binary's broker, registry and a service in secure mode, checked by the secure roles of
 # uhome-conformance as a user would: keys from `uhome key new`, a policy file, a profile
 # holding the test keys' secrets. Reports go to target/conformance/.
 set -euo pipefail
@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for name in registry broker client; do
+for name in registry broker client service; do
     "$uhome" key new "$work/$name.key" >"$work/$name.pub"
 done
 public() { sed -n 's/^public //p' "$work/$1.pub"; }
@@ -46,6 +46,10 @@ id = "ci/client"
 key = "$(public client)"
 publish = ["ci.secure.allowed"]
 subscribe = ["ci.secure.*"]
+
+[[node]]
+id = "ci/service"
+key = "$(public service)"
 EOF
 
 # The profile of the node whose key is $1.
@@ -60,13 +64,15 @@ profile() {
     "publishAllowed": "ci.secure.allowed",
     "publishForbidden": "home.door.unlock",
     "subscribeForbidden": "home.>",
-    "outboundDenied": "127.0.0.2:9"
+    "outboundDenied": "127.0.0.2:9",
+    "subscribedType": "ci.secure.allowed"
   }
 }
 EOF
 }
 profile broker >"$work/broker.json"
 profile registry >"$work/registry.json"
+profile service >"$work/service.json"
 
 # Starts `uhome $1 …` on an ephemeral port; prints the address it listens on.
 start() {
@@ -74,11 +80,11 @@ start() {
     "$uhome" "$@" >"$log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do
-        grep -q "^µHome $1 on " "$log" && break
+        grep -q "^µHome $1 .*on " "$log" && break
         sleep 0.1
     done
     local addr
-    addr="$(sed -n "s/^µHome $1 on //p" "$log" | head -n 1)"
+    addr="$(sed -n "s/^µHome $1 .*on \([^ ]*\)\$/\1/p" "$log" | head -n 1)"
     if [ -z "$addr" ]; then
         echo "uhome $1 did not start:" >&2; cat "$log" >&2; exit 2
     fi
@@ -96,3 +102,10 @@ registry="$(start registry --listen 127.0.0.1:0 --broker "$listen" --data-dir "$
     --policy "$work/policy.toml" --key-file "$work/registry.key")"
 "$suite" secure --as registry --target "$registry" --broker-listen "$listen" --profile "$work/registry.json" \
     --json "$out/uhome-secure-registry.json" --junit "$out/uhome-secure-registry.xml"
+
+echo "== uhome service --policy --key-file, through the secure service role (the suite delivers as the broker)"
+# Registered nowhere (its registry and broker do not answer): the suite delivers to it directly.
+service="$(start service --id ci/service --port 0 --log ci.secure.allowed --registry 127.0.0.1:9 \
+    --broker 127.0.0.1:9 --policy "$work/policy.toml" --key-file "$work/service.key")"
+"$suite" secure --as service --target "$service" --profile "$work/service.json" \
+    --json "$out/uhome-secure-service.json" --junit "$out/uhome-secure-service.xml"

@@ -28,10 +28,14 @@ pub enum Role {
     /// Brokers in `secure` mode.
     #[serde(rename = "secure-broker")]
     SecureBroker,
+    /// Services (subscribers) in `secure` mode.
+    #[serde(rename = "secure-service")]
+    SecureService,
 }
 
 impl Role {
-    /// `any`, `service`, `registry`, `broker`, `secure`, `secure-registry`, `secure-broker`.
+    /// `any`, `service`, `registry`, `broker`, `secure`, `secure-registry`, `secure-broker`,
+    /// `secure-service`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Any => "any",
@@ -41,6 +45,7 @@ impl Role {
             Role::Secure => "secure",
             Role::SecureRegistry => "secure-registry",
             Role::SecureBroker => "secure-broker",
+            Role::SecureService => "secure-service",
         }
     }
 
@@ -48,7 +53,7 @@ impl Role {
     /// (`any`) with every 1.2 role, the `secure` cases with every secure role.
     pub fn applies_to(self, target: Role) -> bool {
         match target {
-            Role::Secure | Role::SecureRegistry | Role::SecureBroker => {
+            Role::Secure | Role::SecureRegistry | Role::SecureBroker | Role::SecureService => {
                 self == Role::Secure || self == target
             }
             Role::Any => self == Role::Any,

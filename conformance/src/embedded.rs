@@ -242,6 +242,8 @@ impl Reference {
 pub const SECURE_CLIENT: &str = "µHome/conformance/secureClient";
 /// The type the secure client may publish.
 pub const SECURE_ALLOWED: &str = "conformance.secure.allowed";
+/// The secure service: it subscribes to [`SECURE_ALLOWED`].
+pub const SECURE_SERVICE: &str = "µHome/conformance/secureService";
 
 /// The keys of the secure nodes' policy.
 #[derive(Clone)]
@@ -252,6 +254,8 @@ pub struct SecureKeys {
     pub broker: SigningKey,
     /// The client's the suite signs as.
     pub client: SigningKey,
+    /// The subscribing service's.
+    pub service: SigningKey,
 }
 
 impl SecureKeys {
@@ -261,6 +265,7 @@ impl SecureKeys {
             registry: fresh_key(),
             broker: fresh_key(),
             client: fresh_key(),
+            service: fresh_key(),
         }
     }
 }
@@ -277,10 +282,12 @@ pub fn secure_policy(keys: &SecureKeys) -> Result<Policy, String> {
          [[node]]\nid = \"{REGISTRY_ID}\"\nkey = \"{}\"\nrole = \"registry\"\n\n\
          [[node]]\nid = \"{BROKER_ID}\"\nkey = \"{}\"\nrole = \"broker\"\n\n\
          [[node]]\nid = \"{SECURE_CLIENT}\"\nkey = \"{}\"\npublish = [\"{SECURE_ALLOWED}\"]\n\
-         subscribe = [\"conformance.secure.*\"]\n",
+         subscribe = [\"conformance.secure.*\"]\n\n\
+         [[node]]\nid = \"{SECURE_SERVICE}\"\nkey = \"{}\"\n",
         public(&keys.registry),
         public(&keys.broker),
         public(&keys.client),
+        public(&keys.service),
     );
     Policy::parse(&text).map_err(|e| format!("the secure reference policy: {e}"))
 }
@@ -302,12 +309,14 @@ pub fn secure_profile(keys: &SecureKeys, node: &SigningKey) -> Profile {
             publish_forbidden: Some("home.door.unlock".into()),
             subscribe_forbidden: Some("home.>".into()),
             outbound_denied: Some("127.0.0.2:9".into()),
+            subscribed_type: Some(SECURE_ALLOWED.into()),
         }),
         ..Profile::default()
     }
 }
 
-/// A registry and a broker in `secure` mode, and the broker the suite plays for the registry.
+/// A registry, a broker and a subscribing service in `secure` mode, and the broker the suite
+/// plays for the registry.
 pub struct SecureReference {
     /// The keys.
     pub keys: SecureKeys,
@@ -317,6 +326,9 @@ pub struct SecureReference {
     pub broker: BrokerHandle,
     /// Where the registry pushes, answering signed with the broker's key.
     pub fake_broker: Arc<Peer>,
+    /// A service handling [`SECURE_ALLOWED`], registered nowhere: the suite delivers to it as
+    /// the broker.
+    pub service: Service,
 }
 
 /// Starts the secure registry and broker with `deadlines`.
@@ -356,16 +368,28 @@ pub async fn start_secure(deadlines: Deadlines) -> Result<SecureReference, Strin
     )
     .await
     .map_err(|e| format!("cannot start the secure reference registry: {e}"))?;
+    let service = Service::builder(SECURE_SERVICE)
+        .security(Arc::new(Security::from_policy(
+            &policy,
+            keys.service.clone(),
+        )))
+        .handle(SECURE_ALLOWED, |_request| async {
+            uhome_runtime::Reply::response("received", "Received", serde_json::Map::new())
+        })
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the secure reference service: {e}"))?;
     Ok(SecureReference {
         keys,
         registry,
         broker,
         fake_broker,
+        service,
     })
 }
 
 impl SecureReference {
-    /// The secure registry and broker as targets.
+    /// The secure registry, broker and service as targets.
     pub fn targets(&self) -> Vec<(Role, Target)> {
         let target =
             |role: Role, addr: String, key: &SigningKey, broker: Option<Arc<Peer>>| Target {
@@ -394,11 +418,21 @@ impl SecureReference {
                     None,
                 ),
             ),
+            (
+                Role::SecureService,
+                target(
+                    Role::SecureService,
+                    self.service.local_addr().to_string(),
+                    &self.keys.service,
+                    None,
+                ),
+            ),
         ]
     }
 
-    /// Stops both.
+    /// Stops the three.
     pub async fn shutdown(self) {
+        self.service.shutdown().await;
         self.registry.shutdown().await;
         self.broker.shutdown().await;
     }

@@ -79,7 +79,8 @@ pub struct SecureProfile {
     /// A broker target: the registry's identity, for the lists the suite pushes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<ProfileIdentity>,
-    /// A registry target: the broker's identity, for the suite's answers to its pushes.
+    /// A registry target: the broker's identity, for the suite's answers to its pushes; a
+    /// service target: the broker's, for the deliveries the suite signs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker: Option<ProfileIdentity>,
     /// A broker target: a type the client may publish.
@@ -91,6 +92,9 @@ pub struct SecureProfile {
     /// A broker target: a pattern the client may not subscribe to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribe_forbidden: Option<String>,
+    /// A service target: a type it subscribes to and handles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribed_type: Option<String>,
     /// A registry target: an address (host:port) its outbound allow-list excludes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound_denied: Option<String>,

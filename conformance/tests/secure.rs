@@ -1,6 +1,7 @@
-//! The secure roles (section 14 of spec/protocol.md) against the reference registry and
-//! broker in `secure` mode: every case passes. A broker that serves unsigned requests
-//! (compat, every address allowed) fails exactly the cases that require refusing them.
+//! The secure roles (section 14 of spec/protocol.md) against the reference registry, broker
+//! and a subscribing service in `secure` mode: every case passes. A broker that serves unsigned requests
+//! (compat, every address allowed) fails exactly the cases that require refusing them, and a
+//! subscriber that takes deliveries without origin those and the deliveries' case.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: panicking is how it fails
 
@@ -10,11 +11,15 @@ use std::time::Duration;
 
 use uhome_conformance::case::{Role, Verdict};
 use uhome_conformance::cases::{catalogue, for_role};
-use uhome_conformance::embedded::{secure_policy, secure_profile, start_secure, SecureKeys};
+use uhome_conformance::embedded::{
+    secure_policy, secure_profile, start_secure, SecureKeys, SECURE_ALLOWED, SECURE_SERVICE,
+};
 use uhome_conformance::runner::{run, CaseReport, Selection, Target};
 use uhome_runtime::broker::{self, BrokerConfig};
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::security::{AllowList, Mode, Security};
+use uhome_runtime::service::Service;
+use uhome_runtime::Reply;
 
 fn deadlines() -> Deadlines {
     Deadlines {
@@ -57,7 +62,7 @@ fn not_passed(reports: &[CaseReport]) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_reference_registry_and_broker_pass_the_secure_roles() {
+async fn the_reference_registry_broker_and_service_pass_the_secure_roles() {
     let reference = start_secure(deadlines()).await.unwrap();
     let mut ran = BTreeSet::new();
     for (role, target) in reference.targets() {
@@ -76,6 +81,8 @@ async fn the_reference_registry_and_broker_pass_the_secure_roles() {
     assert!(has(Role::SecureRegistry, "UH-AUTH-20/keys-in-lists"));
     assert!(has(Role::SecureRegistry, "UH-AUTH-22/unsigned-refused"));
     assert!(has(Role::SecureBroker, "UH-AUTH-11/delivery-end-to-end"));
+    assert!(has(Role::SecureService, "UH-AUTH-12/deliveries-verified"));
+    assert!(has(Role::SecureService, "UH-AUTH-12/delivered-once"));
     assert!(!has(
         Role::SecureRegistry,
         "UH-AUTH-16/nodes-from-the-registry"
@@ -84,45 +91,90 @@ async fn the_reference_registry_and_broker_pass_the_secure_roles() {
     reference.shutdown().await;
 }
 
+fn failed(reports: &[CaseReport]) -> BTreeSet<&str> {
+    assert!(
+        reports.iter().all(|r| r.verdict != Verdict::Error),
+        "{:?}",
+        not_passed(reports)
+    );
+    reports
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .map(|r| r.info.id.as_str())
+        .collect()
+}
+
+/// `compat` with every address allowed: unsigned requests served, signed ones verified.
+fn lenient(keys: &SecureKeys, key: &uhome_protocol::auth::SigningKey) -> Arc<Security> {
+    Arc::new(
+        Security::from_policy(&secure_policy(keys).unwrap(), key.clone())
+            .with_mode(Mode::Compat)
+            .with_compat_allow(AllowList::any()),
+    )
+}
+
+fn target(label: &str, addr: String, profile: uhome_conformance::profile::Profile) -> Target {
+    Target {
+        label: format!("{label}@{addr}"),
+        addr,
+        profile,
+        broker: None,
+        service: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_serves_unsigned_requests_fails_exactly_the_cases_that_refuse_them() {
     let keys = SecureKeys::fresh();
-    let lenient = Security::from_policy(&secure_policy(&keys).unwrap(), keys.broker.clone())
-        .with_mode(Mode::Compat)
-        .with_compat_allow(AllowList::any());
     let broker = broker::start(
         "127.0.0.1:0",
         BrokerConfig {
             deadlines: deadlines(),
-            security: Some(Arc::new(lenient)),
+            security: Some(lenient(&keys, &keys.broker)),
             ..BrokerConfig::default()
         },
     )
     .await
     .unwrap();
-    let addr = broker.local_addr().to_string();
-    let target = Target {
-        label: format!("lenient broker@{addr}"),
-        addr,
-        profile: secure_profile(&keys, &keys.broker),
-        broker: None,
-        service: None,
-    };
+    let target = target(
+        "lenient broker",
+        broker.local_addr().to_string(),
+        secure_profile(&keys, &keys.broker),
+    );
     let reports = run_target(Role::SecureBroker, &target).await;
-    let failed: BTreeSet<&str> = reports
-        .iter()
-        .filter(|r| r.verdict == Verdict::Fail)
-        .map(|r| r.info.id.as_str())
-        .collect();
     assert_eq!(
-        failed,
+        failed(&reports),
         BTreeSet::from(["UH-AUTH-22/unsigned-refused", "UH-AUTH-26/order"]),
         "{:?}",
         not_passed(&reports)
     );
-    assert!(
-        reports.iter().all(|r| r.verdict != Verdict::Error),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_takes_deliveries_without_origin_fails_exactly_the_cases_that_refuse_them(
+) {
+    let keys = SecureKeys::fresh();
+    let service = Service::builder(SECURE_SERVICE)
+        .security(lenient(&keys, &keys.service))
+        .handle(SECURE_ALLOWED, |_request| async { Reply::ok("Received") })
+        .start()
+        .await
+        .unwrap();
+    let target = target(
+        "lenient service",
+        service.local_addr().to_string(),
+        secure_profile(&keys, &keys.service),
+    );
+    let reports = run_target(Role::SecureService, &target).await;
+    assert_eq!(
+        failed(&reports),
+        BTreeSet::from([
+            "UH-AUTH-12/deliveries-verified",
+            "UH-AUTH-22/unsigned-refused",
+            "UH-AUTH-26/order"
+        ]),
         "{:?}",
         not_passed(&reports)
     );
+    service.shutdown().await;
 }

@@ -149,9 +149,9 @@ enum Command {
     Secure {
         #[command(flatten)]
         target: TargetArgs,
-        /// What the target is: `node` (the cases every secure node passes), `registry` or
-        /// `broker` (those and the role's).
-        #[arg(long = "as", default_value = "node", value_parser = ["node", "registry", "broker"])]
+        /// What the target is: `node` (the cases every secure node passes), `registry`,
+        /// `broker` or `service` (a running subscriber: those and the role's).
+        #[arg(long = "as", default_value = "node", value_parser = ["node", "registry", "broker", "service"])]
         role: String,
         /// With --as registry: where the suite listens as the broker (it signs its answers
         /// with the profile's security.broker secret when given).
@@ -464,6 +464,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
                     (Role::SecureRegistry, Some(broker))
                 }
                 "broker" => (Role::SecureBroker, None),
+                "service" => (Role::SecureService, None),
                 _ => (Role::Secure, None),
             };
             one(

@@ -20,7 +20,7 @@ use crate::signing::{self, check_reply, fresh_key, Identity, Sign};
 use crate::wire::{frame, Read, Reply, Request, REQUEST_TIMESTAMP};
 
 pub(super) fn cases() -> Vec<Case> {
-    use Role::{Secure, SecureBroker, SecureRegistry};
+    use Role::{Secure, SecureBroker, SecureRegistry, SecureService};
     vec![
         case("UH-AUTH-22/unsigned-refused", &["UH-AUTH-22", "UH-AUTH-27"], Must, Secure,
             "a request without auth is refused unauthenticated, status 2, message \"Request is not authenticated\"", unsigned_refused),
@@ -62,6 +62,10 @@ pub(super) fn cases() -> Vec<Case> {
             "a type the policy lets the client publish is published; one it does not is refused forbidden with the publish failure message", publish_rules),
         case("UH-AUTH-11/delivery-end-to-end", &["UH-AUTH-11", "UH-AUTH-5"], Must, SecureBroker,
             "a publish with its origin is delivered signed by the broker for the subscriber's key, with data and origin unchanged, so the origin verifies with the publisher's key", delivery_end_to_end),
+        case("UH-AUTH-12/deliveries-verified", &["UH-AUTH-12", "UH-AUTH-26"], Must, SecureService,
+            "a delivery signed by the broker with the publisher's origin is handled; without origin it is refused unauthenticated, with its data altered bad_signature, with an origin of an unknown key unknown_key, stale stale, signed by the publisher for another node's source forbidden", deliveries_verified),
+        case("UH-AUTH-12/delivered-once", &["UH-AUTH-12"], Must, SecureService,
+            "the same event delivered again, in a new frame signed by the broker, is refused replayed", delivered_once),
     ]
 }
 
@@ -834,6 +838,7 @@ fn unreachable_profile(s: &Secure) -> crate::profile::SecureProfile {
         publish_forbidden: None,
         subscribe_forbidden: None,
         outbound_denied: None,
+        subscribed_type: None,
     }
 }
 
@@ -935,5 +940,183 @@ fn delivery_end_to_end(ctx: &Ctx) -> CaseFuture<'_> {
         exchange(ctx, &bytes).await?;
         push(ctx, &s, &registry, json!([])).await?;
         result
+    })
+}
+
+/// What a delivery to a secure service is made of, and how the suite spoils it.
+struct Delivery<'a> {
+    /// The publisher, who signs the origin (none: no origin).
+    origin_by: Option<&'a SigningKey>,
+    /// The `source` the event names.
+    source: &'a str,
+    /// The origin's `ts`.
+    origin_ts: u64,
+    /// The `data` delivered, when it differs from the signed one.
+    delivered_data: Option<Value>,
+    /// The event's id (a fresh one when `None`).
+    id: Option<String>,
+}
+
+/// A delivery of the profile's `subscribedType` signed by the broker for the service.
+fn delivery(ctx: &Ctx, s: &Secure, d: &Delivery<'_>) -> Result<Vec<u8>, Problem> {
+    let profile = ctx
+        .profile
+        .security
+        .clone()
+        .unwrap_or_else(|| unreachable_profile(s));
+    let event_type = needs(&profile.subscribed_type, "subscribedType")?.to_string();
+    let broker = profile
+        .broker
+        .as_ref()
+        .ok_or_else(|| Problem::Harness("this case needs the profile's security.broker".into()))
+        .and_then(|b| identity(b, "broker"))?;
+    let signed_data = json!({"celsius": 21.5, "room": "µ-lab"});
+    let delivered = d
+        .delivered_data
+        .clone()
+        .unwrap_or_else(|| signed_data.clone());
+    let mut request = Request::new(&event_type, Some(delivered)).from(d.source);
+    if let Some(id) = &d.id {
+        request.id = id.clone();
+    }
+    let mut payload =
+        String::from_utf8_lossy(request.encode().get(5..).unwrap_or_default()).into_owned();
+    if let Some(key) = d.origin_by {
+        let text = signed_data.to_string();
+        let raw = RawJson::parse(&text).map_err(|e| Problem::Harness(e.to_string()))?;
+        let envelope = Envelope {
+            id: &request.id,
+            timestamp: REQUEST_TIMESTAMP,
+            source: d.source,
+            event_type: &event_type,
+        };
+        let origin = sign_origin(key, d.origin_ts, &envelope, Some(raw))
+            .map_err(|e| Problem::Harness(e.to_string()))?;
+        payload.pop();
+        payload.push_str(&format!(
+            ",\"origin\":{{\"kid\":\"{}\",\"ts\":{},\"sig\":\"{}\"}}}}",
+            String::from_utf8_lossy(&origin.kid.to_hex()),
+            origin.ts,
+            hex::encode(origin.sig),
+        ));
+    }
+    signing::sign(
+        &frame(2, 1, payload.as_bytes()),
+        &broker.key,
+        Sign::request(Some(s.node_kid())),
+    )
+    .ok_or_else(|| Problem::Harness("cannot sign the delivery".into()))
+}
+
+fn deliveries_verified(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let now = signing::now_ms();
+        let good = Delivery {
+            origin_by: Some(&s.client.key),
+            source: &s.client.node_id,
+            origin_ts: now,
+            delivered_data: None,
+            id: None,
+        };
+        let (reply, _) = exchange(ctx, &delivery(ctx, &s, &good)?).await?;
+        if reply.status != 1 {
+            return Err(violation(
+                "the handler's reply (status 1) to a verified delivery",
+                reply.summary(),
+            ));
+        }
+        let stranger = fresh_key();
+        let other = if s.client.node_id == BROKER_ID {
+            REGISTRY_ID
+        } else {
+            BROKER_ID
+        };
+        let spoiled: [(&str, Delivery<'_>, &str); 5] = [
+            (
+                "no origin",
+                Delivery {
+                    origin_by: None,
+                    ..good_like(&good)
+                },
+                "unauthenticated",
+            ),
+            (
+                "the data altered after the origin was signed",
+                Delivery {
+                    delivered_data: Some(json!({"celsius": 99})),
+                    ..good_like(&good)
+                },
+                "bad_signature",
+            ),
+            (
+                "an origin of a key no policy pins",
+                Delivery {
+                    origin_by: Some(&stranger),
+                    ..good_like(&good)
+                },
+                "unknown_key",
+            ),
+            (
+                "an origin a minute beyond the window",
+                Delivery {
+                    origin_ts: now.saturating_sub(s.skew_ms + 60_000),
+                    ..good_like(&good)
+                },
+                "stale",
+            ),
+            (
+                "the publisher's origin on an event whose source is another node",
+                Delivery {
+                    source: other,
+                    ..good_like(&good)
+                },
+                "forbidden",
+            ),
+        ];
+        for (what, d, code) in spoiled {
+            refused(ctx, &delivery(ctx, &s, &d)?, code, None, what).await?;
+        }
+        Ok(())
+    })
+}
+
+/// `good`'s parts, to spoil one of them.
+fn good_like<'a>(good: &Delivery<'a>) -> Delivery<'a> {
+    Delivery {
+        origin_by: good.origin_by,
+        source: good.source,
+        origin_ts: good.origin_ts,
+        delivered_data: good.delivered_data.clone(),
+        id: None,
+    }
+}
+
+fn delivered_once(ctx: &Ctx) -> CaseFuture<'_> {
+    Box::pin(async move {
+        let s = secure(ctx)?;
+        let id = crate::wire::fresh_id();
+        let once = Delivery {
+            origin_by: Some(&s.client.key),
+            source: &s.client.node_id,
+            origin_ts: signing::now_ms(),
+            delivered_data: None,
+            id: Some(id),
+        };
+        let (reply, _) = exchange(ctx, &delivery(ctx, &s, &once)?).await?;
+        if reply.status != 1 {
+            return Err(violation(
+                "the handler's reply (status 1) to the first delivery",
+                reply.summary(),
+            ));
+        }
+        refused(
+            ctx,
+            &delivery(ctx, &s, &once)?,
+            "replayed",
+            None,
+            "the same event in a new frame",
+        )
+        .await
     })
 }

@@ -188,11 +188,7 @@ pub const NOT_ON_THE_WIRE: &[(&str, &str)] = &[
     ),
     (
         "UH-AUTH-10",
-        "what a publisher adds to its publish; the secure roles check registries and brokers, not publishing services",
-    ),
-    (
-        "UH-AUTH-12",
-        "a subscriber's checks of deliveries need a secure service the suite starts; the secure roles check registries and brokers",
+        "what a publisher adds to its publish happens when its application publishes, which the suite cannot prompt",
     ),
     (
         "UH-AUTH-19",
