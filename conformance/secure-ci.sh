@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The `uhome` binary's broker, registry and a service in secure mode, checked by the secure roles of
-# uhome-conformance as a user would: keys from `uhome key new`, a policy file, a profile
-# holding the test keys' secrets. Reports go to target/conformance/.
+# The `uhome` binary's broker, registry and a service in secure mode, and the Python peer's
+# node in secure mode, checked by the secure roles of uhome-conformance as a user would: keys
+# from `uhome key new`, a policy file, a profile holding the test keys' secrets. Reports go to
+# target/conformance/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for name in registry broker client service; do
+for name in registry broker client service python; do
     "$uhome" key new "$work/$name.key" >"$work/$name.pub"
 done
 public() { sed -n 's/^public //p' "$work/$1.pub"; }
@@ -50,6 +51,10 @@ subscribe = ["ci.secure.*"]
 [[node]]
 id = "ci/service"
 key = "$(public service)"
+
+[[node]]
+id = "python/secure"
+key = "$(public python)"
 EOF
 
 # The profile of the node whose key is $1.
@@ -73,6 +78,7 @@ EOF
 profile broker >"$work/broker.json"
 profile registry >"$work/registry.json"
 profile service >"$work/service.json"
+profile python >"$work/python.json"
 
 # Starts `uhome $1 …` on an ephemeral port; prints the address it listens on.
 start() {
@@ -109,3 +115,20 @@ service="$(start service --id ci/service --port 0 --log ci.secure.allowed --regi
     --broker 127.0.0.1:9 --policy "$work/policy.toml" --key-file "$work/service.key")"
 "$suite" secure --as service --target "$service" --profile "$work/service.json" \
     --json "$out/uhome-secure-service.json" --junit "$out/uhome-secure-service.xml"
+
+echo "== the Python peer's node in secure mode, through the secure service role"
+peer="conformance/peers/python"
+log="$work/python.log"
+python3 "$peer/node.py" --listen 127.0.0.1:0 --id python/secure --idle-timeout 5 \
+    --handle ci.secure.allowed --key-file "$work/python.key" --policy "$work/policy.toml" >"$log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+    grep -q '^listening on ' "$log" && break
+    sleep 0.1
+done
+python_addr="$(sed -n 's/^listening on //p' "$log" | head -n 1)"
+if [ -z "$python_addr" ]; then
+    echo "the Python node did not start:" >&2; cat "$log" >&2; exit 2
+fi
+"$suite" secure --as service --target "$python_addr" --profile "$work/python.json" \
+    --json "$out/python-secure.json" --junit "$out/python-secure.xml"

@@ -277,7 +277,13 @@ fn public(key: &SigningKey) -> String {
 /// The secure nodes' policy: the client may publish [`SECURE_ALLOWED`] and subscribe within
 /// `conformance.secure.*`; the outbound list is 127.0.0.1 only, so 127.0.0.2 is outside it.
 pub fn secure_policy(keys: &SecureKeys) -> Result<Policy, String> {
-    let text = format!(
+    Policy::parse(&secure_policy_text(keys))
+        .map_err(|e| format!("the secure reference policy: {e}"))
+}
+
+/// The text of [`secure_policy`], for nodes that read a policy file.
+pub fn secure_policy_text(keys: &SecureKeys) -> String {
+    format!(
         "mode = \"secure\"\n\n[outbound]\nallow = [\"127.0.0.1/32\"]\n\n\
          [[node]]\nid = \"{REGISTRY_ID}\"\nkey = \"{}\"\nrole = \"registry\"\n\n\
          [[node]]\nid = \"{BROKER_ID}\"\nkey = \"{}\"\nrole = \"broker\"\n\n\
@@ -288,8 +294,7 @@ pub fn secure_policy(keys: &SecureKeys) -> Result<Policy, String> {
         public(&keys.broker),
         public(&keys.client),
         public(&keys.service),
-    );
-    Policy::parse(&text).map_err(|e| format!("the secure reference policy: {e}"))
+    )
 }
 
 /// The profile of a secure node whose key is `node`.

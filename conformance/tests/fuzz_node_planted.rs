@@ -70,7 +70,14 @@ fn start_node(dir: &Path) -> PythonNode {
 
 /// A copy of the Python peer with `from` replaced by `to` in `node.py`.
 fn faulty_copy(dir: &Path, from: &str, to: &str) {
-    for file in ["node.py", "uhome.py", "service.py"] {
+    for file in [
+        "node.py",
+        "uhome.py",
+        "service.py",
+        "secure.py",
+        "auth.py",
+        "ed25519.py",
+    ] {
         std::fs::copy(peer().join(file), dir.join(file)).unwrap();
     }
     let source = std::fs::read_to_string(dir.join("node.py")).unwrap();
@@ -173,7 +180,7 @@ fn a_node_that_drops_the_last_byte_of_a_split_frame_is_found() {
 fn a_node_that_checks_the_status_before_the_version_is_found() {
     planted(
         "            if frame.version not in (uhome.V1, uhome.V2):",
-        "            if frame.status != 1:\n                return uhome.error_reply(src, \"bad_status\", \"status first\")\n            if frame.version not in (uhome.V1, uhome.V2):",
+        "            if frame.status != 1:\n                return uhome.error_reply(src, \"bad_status\", \"status first\"), False\n            if frame.version not in (uhome.V1, uhome.V2):",
         "code bad_status where the reference answers µHome.error status 2 code unsupported_version",
     );
 }

@@ -178,3 +178,71 @@ async fn a_subscriber_that_takes_deliveries_without_origin_fails_exactly_the_cas
     );
     service.shutdown().await;
 }
+
+/// The Python peer's node (conformance/peers/python), stopped when dropped.
+struct PythonNode(std::process::Child);
+
+impl Drop for PythonNode {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_peers_node_in_secure_mode_passes_the_secure_service_role() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+
+    let keys = SecureKeys::fresh();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("python.key");
+    std::fs::write(
+        &key_file,
+        uhome_runtime::security::hex(&keys.service.to_bytes()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        uhome_conformance::embedded::secure_policy_text(&keys),
+    )
+    .unwrap();
+    let peer = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/python/node.py");
+    let mut child = Command::new("python3")
+        .arg(peer)
+        .args(["--listen", "127.0.0.1:0", "--id", SECURE_SERVICE])
+        .args(["--idle-timeout", "5", "--handle", SECURE_ALLOWED])
+        .arg("--key-file")
+        .arg(&key_file)
+        .arg("--policy")
+        .arg(&policy)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 runs the peer's node");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let node = PythonNode(child);
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the node prints its address: {line:?}"))
+        .to_string();
+    let reports = run_target(
+        Role::SecureService,
+        &target(
+            "python secure node",
+            addr,
+            secure_profile(&keys, &keys.service),
+        ),
+    )
+    .await;
+    assert_eq!(not_passed(&reports), Vec::<String>::new());
+    assert!(reports.len() >= 12, "{} cases", reports.len());
+    drop(node);
+}

@@ -1,10 +1,11 @@
-"""Ed25519 signature verification (RFC 8032, section 5.1.7), standard library only.
+"""Ed25519 (RFC 8032, section 5.1), standard library only.
 
-Python's standard library has SHA-512 (hashlib) but no Ed25519, so verification is written
-here from the RFC's equations: points in extended coordinates on the twisted Edwards curve
--x^2 + y^2 = 1 + d x^2 y^2 over GF(2^255 - 19). It is a verifier for public values and is not
-constant time; it never signs. Strict as `ed25519-dalek`'s `verify_strict`: S must be below
-the group order, the encodings of R and A canonical, and neither R nor A of small order.
+Python's standard library has SHA-512 (hashlib) but no Ed25519, so it is written here from
+the RFC's equations: points in extended coordinates on the twisted Edwards curve
+-x^2 + y^2 = 1 + d x^2 y^2 over GF(2^255 - 19). Verification is strict as `ed25519-dalek`'s
+`verify_strict`: S must be below the group order, the encodings of R and A canonical, and
+neither R nor A of small order. Signing (5.1.6) serves the peer's secure node; it is not
+constant time, so it suits test keys, never a deployment's.
 """
 
 from __future__ import annotations
@@ -102,6 +103,37 @@ def verify(public: bytes, message: bytes, signature: bytes) -> bool:
         return False
     k = int.from_bytes(hashlib.sha512(r_bytes + public + message).digest(), "little") % L
     return _equal(_mul(s, BASE), _add(r, _mul(k, a)))
+
+
+def _encode_point(p) -> bytes:
+    x, y, z, _ = p
+    zi = pow(z, P - 2, P)
+    x, y = x * zi % P, y * zi % P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _expand(seed: bytes) -> tuple[int, bytes]:
+    h = hashlib.sha512(seed).digest()
+    a = int.from_bytes(h[:32], "little")
+    a &= (1 << 254) - 8
+    a |= 1 << 254
+    return a, h[32:]
+
+
+def public_key(seed: bytes) -> bytes:
+    """The 32-byte public key of a 32-byte secret key (RFC 8032's seed)."""
+    a, _ = _expand(seed)
+    return _encode_point(_mul(a, BASE))
+
+
+def sign(seed: bytes, message: bytes) -> bytes:
+    """The 64-byte signature of `message` with the secret key `seed` (section 5.1.6)."""
+    a, prefix = _expand(seed)
+    public = _encode_point(_mul(a, BASE))
+    r = int.from_bytes(hashlib.sha512(prefix + message).digest(), "little") % L
+    r_bytes = _encode_point(_mul(r, BASE))
+    k = int.from_bytes(hashlib.sha512(r_bytes + public + message).digest(), "little") % L
+    return r_bytes + ((r + k * a) % L).to_bytes(32, "little")
 
 
 def key_id(public: bytes) -> str:

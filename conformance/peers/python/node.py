@@ -2,9 +2,10 @@
 """µHome service node (spec/protocol.md), standard library only.
 
     python3 node.py --listen 127.0.0.1:PORT --id NODE_ID [--idle-timeout SECONDS]
-                    [--max-connections N]
+                    [--max-connections N] [--handle PATTERN…]
                     [--registry HOST:PORT --broker HOST:PORT --subscribe PATTERN…
                      --refresh-interval SECONDS]
+                    [--key-file FILE --policy FILE]
 
 Prints `listening on HOST:PORT` once bound (port 0 picks a free port; the real one is printed)
 and serves until SIGTERM or SIGINT.
@@ -12,6 +13,11 @@ and serves until SIGTERM or SIGINT.
 Handlers: `µHome.core.healthcheck` ([UH-CORE-2]) and `echo` (status 1, code `echo`, data
 `{"message":"Echo","code":"echo","echo":<request data or null>}`); any other type is answered
 `no_handler` ([UH-REPLY-5]).
+
+With --key-file and --policy it runs in `secure` mode (secure.py, spec/protocol.md section 14):
+every request must be signed by a key of the policy for this node, `source` must be the
+signer's node, a delivery from the broker's key must carry a valid origin, and every reply is
+signed. It then serves requests only (no --registry: its own requests would need signing).
 
 With --registry it is also a service (service.py, [UH-SERVICE-1] to [UH-SERVICE-8]): once it
 listens it registers, subscribes to each --subscribe pattern at --broker, answers the events
@@ -40,6 +46,7 @@ import socket
 import sys
 import traceback
 
+import secure
 import service
 import uhome
 
@@ -58,8 +65,10 @@ def log(*parts) -> None:
 
 
 class Node:
-    def __init__(self, node_id: str, idle_timeout: float, max_connections: int, patterns=()):
+    def __init__(self, node_id: str, idle_timeout: float, max_connections: int, patterns=(),
+                 security: "secure.Security | None" = None):
         self.node_id = node_id
+        self.security = security
         self.patterns = [p for p in patterns if not p.startswith(service.RESERVED)]
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
@@ -68,7 +77,19 @@ class Node:
     # --- one request -> one reply -----------------------------------------------------------
 
     def reply_to(self, frame: uhome.Frame) -> bytes:
-        """The reply to one complete frame, in the order of [UH-EXCHANGE-10]."""
+        """The reply to one complete frame, in the order of [UH-EXCHANGE-10] (and of
+        [UH-AUTH-26] in secure mode, where every reply is signed, [UH-AUTH-6])."""
+        reply, decoded = self.answer(frame)
+        if self.security is None:
+            return reply
+        try:
+            return self.security.sign_reply(reply, frame.payload if decoded else None)
+        except Exception:
+            log("internal failure while signing a reply:\n" + traceback.format_exc())
+            return reply
+
+    def answer(self, frame: uhome.Frame) -> tuple[bytes, bool]:
+        """The reply, and whether the request decoded."""
         src = self.node_id
         try:
             # 1. payload length: this node accepts every length up to 65535 ([UH-FRAME-6]).
@@ -76,23 +97,38 @@ class Node:
             if frame.version not in (uhome.V1, uhome.V2):
                 return uhome.error_reply(
                     src, "unsupported_version",
-                    f"version {frame.version} is not supported (this node speaks 1 and 2)")
+                    f"version {frame.version} is not supported (this node speaks 1 and 2)"), False
             # 3. status ([UH-STATUS-3]).
             if frame.status != 1:
                 return uhome.error_reply(
-                    src, "bad_status", f"a request must carry status 1, not {frame.status}")
+                    src, "bad_status", f"a request must carry status 1, not {frame.status}"), False
             # 4. payload decoding (sections 5 and 6).
             try:
                 message = uhome.decode_payload(frame.version, frame.payload)
             except uhome.DecodeError as refusal:
-                return uhome.error_reply(src, refusal.code, refusal.reason)
+                return uhome.error_reply(src, refusal.code, refusal.reason), False
         except Exception:
             # A failure of this node's own decoding code, not a fault of the request.
             log("internal failure while decoding a request:\n" + traceback.format_exc())
-            return self.internal("the node failed while decoding the request")
-        # 5. dispatch ([UH-REPLY-5]: a version 1 non-event is an unknown type).
+            return self.internal("the node failed while decoding the request"), False
+        return self.dispatch(frame, message), True
+
+    def dispatch(self, frame: uhome.Frame, message) -> bytes:
+        src = self.node_id
+        event = message.event
+        # 5. authentication, in secure mode ([UH-AUTH-22], [UH-AUTH-26]).
+        if self.security is not None:
+            try:
+                refusal = self.security.admit(frame.version, frame.status, frame.payload, event)
+            except Exception:
+                log("internal failure while authenticating a request:\n" + traceback.format_exc())
+                return self.internal("the node failed while authenticating the request")
+            if refusal is not None:
+                code, reason = refusal
+                return uhome.error_reply(src, code, reason, message=secure.MESSAGES[code],
+                                         status=2)
+        # 6. dispatch ([UH-REPLY-5]: a version 1 non-event is an unknown type).
         try:
-            event = message.event
             if event is None:
                 return self.no_handler()
             if event.type == uhome.HEALTHCHECK:
@@ -334,7 +370,15 @@ def open_listener(host: str, port: int) -> socket.socket:
 
 async def main_async(args) -> int:
     allow_descriptors(args.max_connections)
-    node = Node(args.id, args.idle_timeout, args.max_connections, args.subscribe)
+    security = None
+    if args.key_file is not None:
+        try:
+            security = secure.Security.load(args.key_file, args.policy)
+        except (OSError, ValueError, secure.PolicyError) as e:
+            log(f"cannot start in secure mode: {e}")
+            return 2
+    node = Node(args.id, args.idle_timeout, args.max_connections,
+                args.subscribe + args.handle, security)
     try:
         listener = open_listener(*args.listen)
     except OSError as e:
@@ -390,7 +434,22 @@ def main() -> None:
                         help="subscribe to this pattern and answer its events (repeatable)")
     parser.add_argument("--refresh-interval", type=seconds, default=10.0, metavar="SECONDS",
                         help="check the registration and subscribe again this often (10)")
+    parser.add_argument("--handle", action="append", default=[], metavar="PATTERN",
+                        help="answer events of this pattern (status 1, code received), as "
+                             "--subscribe does, without subscribing (repeatable)")
+    parser.add_argument("--key-file", metavar="FILE",
+                        help="secure mode (spec/protocol.md section 14): this node's secret "
+                             "key, 64 hex characters, not readable by others (with --policy)")
+    parser.add_argument("--policy", metavar="FILE",
+                        help="the policy file of [UH-AUTH-21] (with --key-file)")
     args = parser.parse_args()
+    if (args.key_file is None) != (args.policy is None):
+        parser.error("--key-file and --policy go together")
+    if args.key_file is not None and args.registry is not None:
+        parser.error("secure mode serves requests only: it does not register (no --registry)")
+    for pattern in args.handle:
+        if not service.pattern_ok(pattern):
+            parser.error(f"invalid pattern {pattern!r}")
     if args.max_connections < 1:
         parser.error("--max-connections must be at least 1")
     if args.subscribe and (args.registry is None or args.broker is None):
