@@ -122,10 +122,9 @@ pub struct NodeRef<'a> {
     /// `keepAlive`: the node takes deliveries on kept, pipelined connections
     /// ([UH-REGISTRY-11], [UH-BROKER-13]); false when absent.
     pub keep_alive: bool,
-    /// `key`: the node's public key ([UH-AUTH-19], [UH-AUTH-20]), when it is a string; its
-    /// form is checked by whoever trusts it. Any other value is ignored, as 1.2 ignores the
-    /// member.
-    pub key: Option<JsonStr<'a>>,
+    /// `key`: the node's public key ([UH-AUTH-19], [UH-AUTH-20]), as written; its form is
+    /// checked by whoever trusts it (1.2 ignores the member).
+    pub key: Option<RawJson<'a>>,
 }
 
 /// `µHome.core.register` data ([UH-REGISTRY-1]).
@@ -151,7 +150,7 @@ impl<'a> NodeRef<'a> {
             node_id,
             address,
             keep_alive,
-            key: key.and_then(|k| k.as_string()),
+            key,
         })
     }
 }

@@ -400,18 +400,20 @@ async fn discover(shared: Arc<BrokerInner>, registry: String, stop: Cancellation
             if let Ok(list) = Nodes::from_data(list) {
                 let list = nodes::owned(&list);
                 if let Err(reason) = shared.learn_keys(&list) {
-                    tracing::warn!("the keys of the registry's list were not learnt: {reason}");
+                    // Refused as a pushed list would be; the next push or try brings another.
+                    tracing::warn!("the registry's list was refused: {reason}");
+                } else {
+                    shared.learn(&list);
+                    let mut state = lock(&shared.state);
+                    if !state.listed {
+                        state.install(list);
+                        tracing::info!(
+                            nodes = state.nodes.len(),
+                            "node list obtained from the registry"
+                        );
+                    }
+                    return;
                 }
-                shared.learn(&list);
-                let mut state = lock(&shared.state);
-                if !state.listed {
-                    state.install(list);
-                    tracing::info!(
-                        nodes = state.nodes.len(),
-                        "node list obtained from the registry"
-                    );
-                }
-                return;
             }
         }
         tokio::select! {

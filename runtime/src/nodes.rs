@@ -35,7 +35,11 @@ impl NodeEntry {
             node_id: node.node_id.to_string(),
             address: node.address.to_string(),
             keep_alive: node.keep_alive,
-            key: node.key.map(|k| k.to_string()),
+            // A key that is not a string keeps its JSON text, which no key check accepts.
+            key: node.key.map(|k| {
+                k.as_string()
+                    .map_or_else(|| k.as_str().to_string(), |s| s.to_string())
+            }),
         }
     }
 

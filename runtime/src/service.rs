@@ -1093,7 +1093,10 @@ fn entry_of(n: &Value) -> Option<NodeEntry> {
     let address = n.get("address").and_then(Value::as_str)?;
     Some(NodeEntry {
         keep_alive: n.get("keepAlive").and_then(Value::as_bool) == Some(true),
-        key: n.get("key").and_then(Value::as_str).map(str::to_string),
+        // A key that is not a string keeps its JSON text, which no key check accepts.
+        key: n
+            .get("key")
+            .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string)),
         ..NodeEntry::new(id, address)
     })
 }

@@ -685,27 +685,41 @@ async fn keys_travel_with_the_registrys_lists() {
     );
     assert_eq!(received[0].source, HALL);
 
-    // A list signed by the registry that gives the kitchen's key to another node is refused
-    // whole, and the broker keeps delivering to the kitchen.
+    // Lists signed by the registry that give the kitchen's key to another node, a key that is
+    // not a string, or one new key to two nodes are refused whole, and the broker keeps
+    // delivering to the kitchen.
     let registry_security = Security::from_policy(&full, keys.registry.clone());
     let broker_kid = KeyId::of(&keys.broker.verifying_key());
     let collision = json!({"nodes": [
         {"nodeId": KITCHEN, "address": kitchen.advertised(), "key": public(&keys.kitchen)},
         {"nodeId": "µHome/impostor", "address": "127.0.0.1:9", "key": public(&keys.kitchen)},
     ]});
-    let frame = Client::new(REGISTRY_ID)
-        .encode(&OwnedEvent::new(REGISTRY_ID, NODES, Some(&collision)))
-        .unwrap();
-    let (signed, _) = registry_security
-        .sign_request(&frame, Some(broker_kid))
-        .unwrap();
-    let reply = Client::with_deadlines("test", deadlines(1000))
-        .send_frame(&broker_addr, &signed)
-        .await
-        .unwrap();
-    let reply = ReplyEvent::decode(&reply).unwrap();
-    assert_eq!(code(&reply), "invalid_data", "{reply:?}");
-    assert!(reply.describe().contains("µHome/impostor"), "{reply:?}");
+    let not_a_key = json!({"nodes": [
+        {"nodeId": KITCHEN, "address": kitchen.advertised(), "key": 5},
+    ]});
+    let twice = json!({"nodes": [
+        {"nodeId": "µHome/impostor", "address": "127.0.0.1:9", "key": public(&keys.attacker)},
+        {"nodeId": "µHome/impostor2", "address": "127.0.0.1:9", "key": public(&keys.attacker)},
+    ]});
+    for (list, named) in [
+        (collision, "µHome/impostor"),
+        (not_a_key, KITCHEN),
+        (twice, "µHome/impostor2"),
+    ] {
+        let frame = Client::new(REGISTRY_ID)
+            .encode(&OwnedEvent::new(REGISTRY_ID, NODES, Some(&list)))
+            .unwrap();
+        let (signed, _) = registry_security
+            .sign_request(&frame, Some(broker_kid))
+            .unwrap();
+        let reply = Client::with_deadlines("test", deadlines(1000))
+            .send_frame(&broker_addr, &signed)
+            .await
+            .unwrap();
+        let reply = ReplyEvent::decode(&reply).unwrap();
+        assert_eq!(code(&reply), "invalid_data", "{list}: {reply:?}");
+        assert!(reply.describe().contains(named), "{list}: {reply:?}");
+    }
     let report = service::publish(&hall, &broker_addr, MOTION, Some(&json!({"after": 1})))
         .await
         .unwrap();

@@ -285,67 +285,83 @@ impl Security {
     /// nodes (`invalid_data`, the list is refused whole). A key the policy pins is never
     /// replaced; a learnt one is when the registry lists another for the node.
     pub fn learn_keys(&self, list: &[NodeEntry]) -> Result<(), String> {
-        let invalid = |reason: String| reason;
-        let mut learnt = Vec::new();
+        // The list is checked whole, against itself and the store, and applied under one lock.
+        let mut listed: Vec<(&str, KeyId, VerifyingKey)> = Vec::new();
         for node in list {
             let Some(text) = &node.key else { continue };
             let key = parse_hex32(text)
                 .filter(|_| text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
                 .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
                 .ok_or_else(|| {
-                    invalid(format!(
+                    format!(
                         "\"key\" of {:?} is not an Ed25519 public key in 64 lowercase hex characters",
                         node.node_id
-                    ))
+                    )
                 })?;
             let kid = KeyId::of(&key);
-            match self.peer(&kid) {
+            if let Some((other, _, _)) = listed
+                .iter()
+                .find(|(id, k, _)| *k == kid || *id == node.node_id.as_str())
+            {
+                return Err(format!(
+                    "{:?} and {other:?} share a key, or one node is listed twice",
+                    node.node_id
+                ));
+            }
+            listed.push((&node.node_id, kid, key));
+        }
+        let Ok(mut peers) = self.peers.write() else {
+            return Err("the key store is unavailable".into());
+        };
+        let Ok(mut learnt) = self.learnt.write() else {
+            return Err("the key store is unavailable".into());
+        };
+        let mut changes = Vec::new();
+        for (node_id, kid, key) in listed {
+            match peers.get(&kid) {
                 Some(known) if known.key != key => {
-                    return Err(invalid(format!(
-                        "\"key\" of {:?} has the key id {kid} of another key",
-                        node.node_id
-                    )))
+                    return Err(format!(
+                        "\"key\" of {node_id:?} has the key id {kid} of another key"
+                    ))
                 }
-                Some(known) if known.node_id != node.node_id => {
-                    return Err(invalid(format!(
-                        "\"key\" of {:?} is the key of {:?}",
-                        node.node_id, known.node_id
-                    )))
+                Some(known) if known.node_id != node_id => {
+                    return Err(format!(
+                        "\"key\" of {node_id:?} is the key of {:?}",
+                        known.node_id
+                    ))
                 }
                 Some(_) => continue,
                 None => {}
             }
-            match self.peer_by_node(&node.node_id) {
-                Some(pinned) if !self.is_learnt(&KeyId::of(&pinned.key)) => {
-                    tracing::warn!(node = %node.node_id, "the list gives the node another key than the policy: the policy's is kept");
-                    continue;
+            let current = peers
+                .iter()
+                .find(|(_, p)| p.node_id == node_id)
+                .map(|(k, _)| *k);
+            match current {
+                Some(pinned) if !learnt.contains(&pinned) => {
+                    tracing::warn!(node = %node_id, "the list gives the node another key than the policy: the policy's is kept");
                 }
-                Some(old) => {
-                    learnt.push((Some(KeyId::of(&old.key)), kid, node.node_id.clone(), key))
-                }
-                None => learnt.push((None, kid, node.node_id.clone(), key)),
+                replaced => changes.push((replaced, kid, node_id.to_string(), key)),
             }
         }
-        for (old, kid, node_id, key) in learnt {
-            if let (Some(old), Ok(mut peers)) = (old, self.peers.write()) {
+        for (replaced, kid, node_id, key) in changes {
+            if let Some(old) = replaced {
                 peers.remove(&old);
+                learnt.remove(&old);
             }
-            self.trust(PeerEntry {
-                node_id,
-                key,
-                role: Role::Node,
-                publish: Vec::new(),
-                subscribe: None,
-            });
-            if let Ok(mut learnt) = self.learnt.write() {
-                learnt.insert(kid);
-            }
+            peers.insert(
+                kid,
+                Arc::new(PeerEntry {
+                    node_id,
+                    key,
+                    role: Role::Node,
+                    publish: Vec::new(),
+                    subscribe: None,
+                }),
+            );
+            learnt.insert(kid);
         }
         Ok(())
-    }
-
-    fn is_learnt(&self, kid: &KeyId) -> bool {
-        self.learnt.read().is_ok_and(|l| l.contains(kid))
     }
 
     /// Records that the node at `address` has key `kid`, for the client's requests to it.
