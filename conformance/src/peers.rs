@@ -106,7 +106,6 @@ impl Peer {
         }
     }
 
-    /// Records its traffic into a case's transcript.
     /// Signs every reply with `key` from now on, with `re` naming the request's nonce (a
     /// secure node's peer, section 14).
     pub fn sign_with(&self, key: uhome_protocol::auth::SigningKey) {
@@ -115,6 +114,7 @@ impl Peer {
         }
     }
 
+    /// Records its traffic into a case's transcript.
     pub fn record_into(&self, transcript: &Transcript) {
         if let Ok(mut t) = self.state.transcript.lock() {
             *t = transcript.clone();

@@ -123,8 +123,11 @@ def frame_digest(version: int, status: int, payload: bytes, sig_at: int) -> byte
 
 
 def _fields(payload: bytes, reply: bool = False):
-    """The `auth` members as raw byte spans, or the code of the first form fault."""
-    envelope = [m for m in _members(payload, 0) if m[0] == "auth"]
+    """The `auth` members as raw byte spans, or the code of the first form fault. A payload
+    that is not an object (a version 1 payload may be any JSON text) has no `auth`."""
+    if payload.lstrip(_WS)[:1] != b"{":
+        return "unauthenticated"
+    envelope = [m for m in _members(payload, _skip_ws(payload, 0)) if m[0] == "auth"]
     if len(envelope) != 1 or payload[envelope[0][1]] != 0x7B:
         return "unauthenticated"
     return _auth_members(payload, envelope[0][1],

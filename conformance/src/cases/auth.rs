@@ -4,7 +4,9 @@
 //! it answers, and, for brokers, a delivery end to end.
 
 use serde_json::{json, Value};
-use uhome_protocol::auth::{sign_origin, KeyId, SigningKey, VerifyingKey};
+use uhome_protocol::auth::{
+    sign_origin, AuthError, AuthFault, Field, KeyId, SigningKey, VerifyingKey,
+};
 use uhome_protocol::core_events::{
     BROKER_ID, DISCOVER, HEALTHCHECK, NODES, PUBLISH, REGISTER, REGISTRY_ID, SUBSCRIBE, UNREGISTER,
     UNSUBSCRIBE,
@@ -22,8 +24,8 @@ use crate::wire::{frame, Read, Reply, Request, REQUEST_TIMESTAMP};
 pub(super) fn cases() -> Vec<Case> {
     use Role::{Secure, SecureBroker, SecureRegistry, SecureService};
     vec![
-        case("UH-AUTH-22/unsigned-refused", &["UH-AUTH-22", "UH-AUTH-27"], Must, Secure,
-            "a request without auth is refused unauthenticated, status 2, message \"Request is not authenticated\"", unsigned_refused),
+        case("UH-AUTH-22/unsigned-refused", &["UH-AUTH-22", "UH-AUTH-27", "UH-AUTH-6"], Must, Secure,
+            "a request without auth is refused unauthenticated, status 2, message \"Request is not authenticated\", in a reply signed without re", unsigned_refused),
         case("UH-AUTH-6/replies-signed", &["UH-AUTH-6", "UH-AUTH-1"], Must, Secure,
             "a signed healthcheck is answered healthy; that reply and a refusal are signed with the node's key (its key id per UH-AUTH-1), re naming the request's nonce, ts within the window", replies_signed),
         case("UH-AUTH-2/unknown-key", &["UH-AUTH-2", "UH-AUTH-27"], Must, Secure,
@@ -31,7 +33,7 @@ pub(super) fn cases() -> Vec<Case> {
         case("UH-AUTH-3/out-of-form", &["UH-AUTH-3", "UH-AUTH-27"], Must, Secure,
             "authenticators out of form (sig of 127 characters, kid in upper case, ts with a fraction, auth not an object, auth twice, nonce twice) are refused unauthenticated", out_of_form),
         case("UH-AUTH-4/altered", &["UH-AUTH-4", "UH-AUTH-27"], Must, Secure,
-            "a signed request with one payload byte, the header's version, or one signature character altered, or signed by another key under the client's key id, is refused bad_signature, message \"Signature does not verify\"", altered),
+            "a signed request with one payload byte, the header's version, or one signature character altered, S + L for S, R of small order, or signed by another key under the client's key id, is refused bad_signature, message \"Signature does not verify\"", altered),
         case("UH-AUTH-5/audience", &["UH-AUTH-5", "UH-AUTH-27"], Must, Secure,
             "a signed request without aud, or for another key, is refused forbidden", audience),
         case("UH-AUTH-8/stale", &["UH-AUTH-8", "UH-AUTH-6"], Must, Secure,
@@ -41,7 +43,7 @@ pub(super) fn cases() -> Vec<Case> {
         case("UH-AUTH-13/source-bound", &["UH-AUTH-13"], Must, Secure,
             "a request signed by the client's key with another node's id as source is refused forbidden", source_bound),
         case("UH-AUTH-26/order", &["UH-AUTH-26"], Must, Secure,
-            "with several faults the first check answers: an unsigned unknown type is unauthenticated (not no_handler), a stale frame with a broken signature stale, an unknown key with a stale ts unknown_key; a signed unknown type is no_handler", order),
+            "with several faults the first check answers: an unsigned unknown type is unauthenticated (not no_handler), a stale frame with a broken signature stale, another audience with a broken signature bad_signature, an unknown key with a stale ts unknown_key; a signed unknown type is no_handler", order),
         case("UH-AUTH-14/register-as-itself", &["UH-AUTH-14", "UH-AUTH-5", "UH-AUTH-7"], Must, SecureRegistry,
             "a registration signed by the client's key, for its node id and with its data.key, is registered after a health check signed for the client's key", register_as_itself),
         case("UH-AUTH-14/register-as-another", &["UH-AUTH-14"], Must, SecureRegistry,
@@ -49,7 +51,7 @@ pub(super) fn cases() -> Vec<Case> {
         case("UH-AUTH-15/unregister-another", &["UH-AUTH-15"], Must, SecureRegistry,
             "a signed unregistration of another node, by a key without the operator role, is refused forbidden", unregister_another),
         case("UH-AUTH-20/keys-in-lists", &["UH-AUTH-20"], Must, SecureRegistry,
-            "a node registered by its key is listed with that key in discover and in the list pushed to the broker", keys_in_lists),
+            "a node registered by its key without data.key is listed with the key the policy pins in discover and in the list pushed to the broker", keys_in_lists),
         case("UH-AUTH-7/unsigned-health-reply", &["UH-AUTH-7"], Must, SecureRegistry,
             "a registration whose health check is answered by an unsigned reply is refused unhealthy", unsigned_health_reply),
         case("UH-AUTH-25/outbound-denied", &["UH-AUTH-25"], Must, SecureRegistry,
@@ -217,6 +219,26 @@ fn other_hex(c: char) -> char {
     }
 }
 
+/// The group order L, little-endian (RFC 8032).
+const ORDER_L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// A signature's hex with S replaced by S + L: the same point equation, not canonical.
+fn s_plus_l(sig: &str) -> String {
+    let Ok(mut bytes) = hex::decode(sig) else {
+        return sig.to_string();
+    };
+    let mut carry = 0u16;
+    for (b, l) in bytes.iter_mut().skip(32).zip(ORDER_L) {
+        let sum = u16::from(*b) + u16::from(l) + carry;
+        *b = (sum & 0xff) as u8;
+        carry = sum >> 8;
+    }
+    hex::encode(bytes)
+}
+
 fn flip_first(text: &str) -> String {
     let mut chars: Vec<char> = text.chars().collect();
     if let Some(c) = chars.first_mut() {
@@ -227,16 +249,19 @@ fn flip_first(text: &str) -> String {
 
 fn unsigned_refused(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
-        secure(ctx)?;
+        let s = secure(ctx)?;
         let request = Request::new(HEALTHCHECK, None).encode();
-        refused(
-            ctx,
-            &request,
-            "unauthenticated",
-            None,
-            "an unsigned healthcheck",
-        )
-        .await
+        let (reply, raw) = exchange(ctx, &request).await?;
+        must_refuse(&reply, "unauthenticated", None, "an unsigned healthcheck")?;
+        // Signed all the same, without `re` ([UH-AUTH-6]): verifying it for any nonce finds
+        // everything but `re` in order.
+        match check_reply(&raw, &s.node_key, &signing::fresh_nonce(), s.skew_ms) {
+            Err(AuthError::Unauthenticated(AuthFault::Missing(Field::Re))) => Ok(()),
+            other => Err(violation(
+                "the refusal signed by the node's key, without re",
+                format!("{other:?}"),
+            )),
+        }
     })
 }
 
@@ -370,6 +395,32 @@ fn altered(ctx: &Ctx) -> CaseFuture<'_> {
             "one signature character altered",
         )
         .await?;
+        // Strict verification ([UH-AUTH-4]): S + L verifies under the RFC's bare equation,
+        // and so does a small-order R with a matching S for some keys.
+        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
+        let malleated = edited(&bytes, 2, |p| replace_value(p, "sig", s_plus_l));
+        refused(
+            ctx,
+            &malleated,
+            "bad_signature",
+            None,
+            "S + L in place of S",
+        )
+        .await?;
+        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
+        let small = edited(&bytes, 2, |p| {
+            replace_value(p, "sig", |sig| {
+                format!("01{}{}", "0".repeat(62), sig.get(64..).unwrap_or_default())
+            })
+        });
+        refused(
+            ctx,
+            &small,
+            "bad_signature",
+            None,
+            "R the identity point (small order)",
+        )
+        .await?;
         let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
         let forged = s.sign_as(&fresh_key(), &request, Sign::request(Some(s.node_kid())))?;
         let client_kid = String::from_utf8_lossy(&s.client.kid().to_hex()).into_owned();
@@ -491,6 +542,17 @@ fn order(ctx: &Ctx) -> CaseFuture<'_> {
             "stale",
             None,
             "a stale frame with a broken signature",
+        )
+        .await?;
+        let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
+        let other_aud = s.sign_as(&s.client.key, &request, Sign::request(Some(s.client.kid())))?;
+        let broken = edited(&other_aud, 2, |p| replace_value(p, "sig", flip_first));
+        refused(
+            ctx,
+            &broken,
+            "bad_signature",
+            None,
+            "another audience with a broken signature",
         )
         .await?;
         let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
@@ -632,15 +694,13 @@ fn keys_in_lists(ctx: &Ctx) -> CaseFuture<'_> {
         if let Some(b) = &broker {
             b.clear();
         }
-        signed_register(
-            ctx,
-            &s,
-            &s.client.node_id,
-            &node.addr(),
-            &s.client.public_hex(),
-        )
-        .await?
-        .must_be(1, "registered", None)?;
+        // Without data.key: the key listed is the one the registry's policy pins.
+        let data = json!({"nodeId": s.client.node_id, "address": node.addr()});
+        let (bytes, _) = s.signed(REGISTER, Some(data))?;
+        exchange(ctx, &bytes)
+            .await?
+            .0
+            .must_be(1, "registered", None)?;
         let expected = s.client.public_hex();
         let result = async {
             let (bytes, _) = s.signed(DISCOVER, Some(json!({})))?;
@@ -843,10 +903,10 @@ fn unreachable_profile(s: &Secure) -> crate::profile::SecureProfile {
 }
 
 /// A publish of `event_type` by the client with `data` and its origin signature, signed.
-fn publish_with_origin(s: &Secure, event_type: &str, data: &Value) -> Result<Vec<u8>, Problem> {
+/// `text` is the published `data`, as written.
+fn publish_with_origin(s: &Secure, event_type: &str, text: &str) -> Result<Vec<u8>, Problem> {
     let mut request = Request::new(PUBLISH, None).from(&s.client.node_id);
-    let text = data.to_string();
-    let raw = RawJson::parse(&text).map_err(|e| Problem::Harness(e.to_string()))?;
+    let raw = RawJson::parse(text).map_err(|e| Problem::Harness(e.to_string()))?;
     let envelope = Envelope {
         id: &request.id,
         timestamp: REQUEST_TIMESTAMP,
@@ -875,9 +935,9 @@ fn publish_rules(ctx: &Ctx) -> CaseFuture<'_> {
             .unwrap_or_else(|| unreachable_profile(&s));
         let allowed = needs(&profile.publish_allowed, "publishAllowed")?;
         let forbidden = needs(&profile.publish_forbidden, "publishForbidden")?;
-        let ok = publish_with_origin(&s, allowed, &json!({"n": 1}))?;
+        let ok = publish_with_origin(&s, allowed, r#"{"n":1}"#)?;
         exchange(ctx, &ok).await?.0.must_be(1, "published", None)?;
-        let bad = publish_with_origin(&s, forbidden, &json!({"n": 2}))?;
+        let bad = publish_with_origin(&s, forbidden, r#"{"n":2}"#)?;
         refused(
             ctx,
             &bad,
@@ -908,8 +968,10 @@ fn delivery_end_to_end(ctx: &Ctx) -> CaseFuture<'_> {
             .await?
             .0
             .must_be(1, "subscribed", None)?;
-        let data = json!({"level": 0.25, "room": "µ-lab", "list": [1, 2e3]});
-        let publish = publish_with_origin(&s, &allowed, &data)?;
+        // Not in serde's form (an escape, spaces, an exponent, a trailing zero): a broker
+        // that parses and writes `data` again changes these bytes.
+        let data = r#"{"room":"\u00b5-lab", "list":[1,2e3] ,"level":0.250}"#;
+        let publish = publish_with_origin(&s, &allowed, data)?;
         let result = async {
             let (reply, _) = exchange(ctx, &publish).await?;
             reply.must_be(1, "published", None)?;

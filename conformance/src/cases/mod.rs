@@ -192,7 +192,7 @@ pub const NOT_ON_THE_WIRE: &[(&str, &str)] = &[
     ),
     (
         "UH-AUTH-19",
-        "whether a node learns keys from lists is its choice, and a key id collision needs two keys with one id (2^32 work at best)",
+        "a node MAY learn keys from lists, and one that does not is right to accept a list whatever its keys; a key id collision needs two keys with one id besides",
     ),
     (
         "UH-AUTH-21",
