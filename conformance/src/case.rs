@@ -49,6 +49,14 @@ impl Role {
         }
     }
 
+    /// Whether this is a role of section 14's secure nodes.
+    pub fn is_secure(self) -> bool {
+        matches!(
+            self,
+            Role::Secure | Role::SecureRegistry | Role::SecureBroker | Role::SecureService
+        )
+    }
+
     /// Whether a case of this role runs against a target run as `target`: the node cases
     /// (`any`) with every 1.2 role, the `secure` cases with every secure role.
     pub fn applies_to(self, target: Role) -> bool {

@@ -158,11 +158,11 @@ pub fn starts_the_service(info: &CaseInfo) -> bool {
 }
 
 /// The cases that apply to a target of `role` (`Any` runs the node cases only; a secure
-/// role, the secure cases only: a node in `secure` mode refuses the 1.2 cases' unsigned
-/// requests).
+/// role, the secure cases only — a node in `secure` mode refuses the 1.2 cases' unsigned
+/// requests — and the audits of every reply of the run).
 pub fn for_role(all: &[Case], role: Role) -> Vec<Case> {
     all.iter()
-        .filter(|c| c.info.role.applies_to(role))
+        .filter(|c| c.info.role.applies_to(role) || (role.is_secure() && c.is_audit()))
         .cloned()
         .collect()
 }
