@@ -362,77 +362,44 @@ fn out_of_form(ctx: &Ctx) -> CaseFuture<'_> {
     })
 }
 
+/// A signature's hex (R, then S) with R replaced by the identity point, of small order.
+fn small_order_r(sig: &str) -> String {
+    format!("01{}{}", "0".repeat(62), sig.get(64..).unwrap_or_default())
+}
+
 fn altered(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let s = secure(ctx)?;
-        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
-        let payload_byte = edited(&bytes, 2, |p| p.replacen("conformance-", "conformancf-", 1));
-        refused(
-            ctx,
-            &payload_byte,
-            "bad_signature",
-            None,
-            "one payload byte altered",
-        )
-        .await?;
-        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
-        let header = edited(&bytes, 1, |p| p);
-        refused(
-            ctx,
-            &header,
-            "bad_signature",
-            None,
-            "the header's version altered (2 to 1)",
-        )
-        .await?;
-        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
-        let sig = edited(&bytes, 2, |p| replace_value(p, "sig", flip_first));
-        refused(
-            ctx,
-            &sig,
-            "bad_signature",
-            None,
-            "one signature character altered",
-        )
-        .await?;
-        // Strict verification ([UH-AUTH-4]): S + L verifies under the RFC's bare equation,
-        // and so does a small-order R with a matching S for some keys.
-        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
-        let malleated = edited(&bytes, 2, |p| replace_value(p, "sig", s_plus_l));
-        refused(
-            ctx,
-            &malleated,
-            "bad_signature",
-            None,
-            "S + L in place of S",
-        )
-        .await?;
-        let (bytes, _) = s.signed(HEALTHCHECK, None)?;
-        let small = edited(&bytes, 2, |p| {
-            replace_value(p, "sig", |sig| {
-                format!("01{}{}", "0".repeat(62), sig.get(64..).unwrap_or_default())
-            })
-        });
-        refused(
-            ctx,
-            &small,
-            "bad_signature",
-            None,
-            "R the identity point (small order)",
-        )
-        .await?;
+        type Alter = fn(&[u8]) -> Vec<u8>;
+        // The last two check strict verification ([UH-AUTH-4]): S + L passes the RFC's bare
+        // equation, and a small-order R can too for some keys.
+        let alterations: [(&str, Alter); 5] = [
+            ("one payload byte altered", |b| {
+                edited(b, 2, |p| p.replacen("conformance-", "conformancf-", 1))
+            }),
+            ("the header's version altered (2 to 1)", |b| {
+                edited(b, 1, |p| p)
+            }),
+            ("one signature character altered", |b| {
+                edited(b, 2, |p| replace_value(p, "sig", flip_first))
+            }),
+            ("S + L in place of S", |b| {
+                edited(b, 2, |p| replace_value(p, "sig", s_plus_l))
+            }),
+            ("R the identity point (small order)", |b| {
+                edited(b, 2, |p| replace_value(p, "sig", small_order_r))
+            }),
+        ];
+        for (what, alter) in alterations {
+            let (bytes, _) = s.signed(HEALTHCHECK, None)?;
+            refused(ctx, &alter(&bytes), "bad_signature", None, what).await?;
+        }
         let request = Request::new(HEALTHCHECK, None).from(&s.client.node_id);
         let forged = s.sign_as(&fresh_key(), &request, Sign::request(Some(s.node_kid())))?;
         let client_kid = String::from_utf8_lossy(&s.client.kid().to_hex()).into_owned();
         let forged = edited(&forged, 2, |p| replace_value(p, "kid", |_| client_kid));
-        refused(
-            ctx,
-            &forged,
-            "bad_signature",
-            None,
-            "signed by another key under the client's key id",
-        )
-        .await
+        let what = "signed by another key under the client's key id";
+        refused(ctx, &forged, "bad_signature", None, what).await
     })
 }
 
