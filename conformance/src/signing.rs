@@ -1,8 +1,6 @@
 //! Signed frames as the suite makes and checks them (section 14 of spec/protocol.md): its
 //! requests, the replies of the peers it plays, and the checks of what a secure node sends.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use uhome_protocol::auth::{
     sign_encoded, verify_frame, verify_origin, verify_reply, AuthError, KeyId, Nonce, ReplayCache,
     Signer, SigningKey, VerifyOptions, VerifyingKey,
@@ -33,12 +31,7 @@ impl Identity {
     }
 }
 
-/// Unix time in milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use uhome_runtime::security::now_ms;
 
 /// 16 bytes from the operating system's random source.
 pub fn fresh_nonce() -> Nonce {
@@ -63,10 +56,9 @@ pub fn fresh_key() -> SigningKey {
     SigningKey::from_bytes(&seed)
 }
 
-/// Parses a 64-hex secret or public key.
+/// Parses a 64-hex secret or public key, in either case.
 pub fn parse32(text: &str) -> Option<[u8; 32]> {
-    let bytes = hex::decode(text).ok()?;
-    bytes.try_into().ok()
+    uhome_runtime::security::parse_hex32(&text.to_ascii_lowercase())
 }
 
 /// What goes into one authenticator.

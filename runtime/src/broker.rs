@@ -25,7 +25,7 @@ use crate::kept::{self, KeptConnections};
 use crate::node::{ready, Dispatch, Node, ReplyFuture};
 use crate::nodes::{self, NodeEntry};
 use crate::reply::Reply;
-use crate::security::{with_member, Mode, Security};
+use crate::security::{with_member, Security};
 use crate::server::{self, ServerHandle};
 
 /// Broker settings.
@@ -140,13 +140,11 @@ impl BrokerInner {
         }
     }
 
-    /// In `secure` mode, where every list verified with the registry's key, trusts the keys
-    /// it carries ([UH-AUTH-19]).
+    /// With security, trusts the keys the list carries ([UH-AUTH-19]).
     fn learn_keys(&self, list: &[NodeEntry]) -> Result<(), String> {
-        match self.client.security() {
-            Some(security) if security.mode() == Mode::Secure => security.learn_keys(list),
-            _ => Ok(()),
-        }
+        self.client
+            .security()
+            .map_or(Ok(()), |security| security.learn_keys(list))
     }
 
     /// Closes kept connections to addresses no longer listed with `keepAlive`.

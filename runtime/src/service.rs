@@ -510,16 +510,12 @@ impl ServiceInner {
         })))
     }
 
-    /// In `secure` mode, where the discover reply verified with the registry's key, trusts
-    /// the keys its entries carry: the publishers' whose deliveries this node verifies
-    /// ([UH-AUTH-19]).
+    /// With security, trusts the keys the discover reply's entries carry: the publishers'
+    /// whose deliveries this node verifies ([UH-AUTH-19]).
     fn learn_keys(&self, nodes: &[Value]) {
         let Some(security) = self.client.security() else {
             return;
         };
-        if security.mode() != crate::security::Mode::Secure {
-            return;
-        }
         let list: Vec<NodeEntry> = nodes.iter().filter_map(entry_of).collect();
         if let Err(reason) = security.learn_keys(&list) {
             tracing::warn!("the registry's list was not learnt: {reason}");

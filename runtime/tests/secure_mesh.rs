@@ -48,6 +48,19 @@ struct Keys {
     attacker: SigningKey,
 }
 
+impl Keys {
+    /// Keys from the seeds `first` to `first + 4`.
+    fn from_seeds(first: u8) -> Keys {
+        Keys {
+            registry: key(first),
+            broker: key(first + 1),
+            kitchen: key(first + 2),
+            hall: key(first + 3),
+            attacker: key(first + 4),
+        }
+    }
+}
+
 fn public(k: &SigningKey) -> String {
     hex(k.verifying_key().as_bytes())
 }
@@ -101,13 +114,7 @@ struct SecureMesh {
 }
 
 async fn secure_mesh() -> SecureMesh {
-    let keys = Keys {
-        registry: key(11),
-        broker: key(12),
-        kitchen: key(13),
-        hall: key(14),
-        attacker: key(15),
-    };
+    let keys = Keys::from_seeds(11);
     let policy = policy(&keys);
     let security = |k: &SigningKey| Arc::new(Security::from_policy(&policy, k.clone()));
     let broker = broker_with(BrokerConfig {
@@ -594,13 +601,7 @@ fn pinning(policy: &Policy, ids: &[&str]) -> Policy {
 
 #[tokio::test]
 async fn keys_travel_with_the_registrys_lists() {
-    let keys = Keys {
-        registry: key(21),
-        broker: key(22),
-        kitchen: key(23),
-        hall: key(24),
-        attacker: key(25),
-    };
+    let keys = Keys::from_seeds(21);
     let full = policy(&keys);
     // Only the registry pins every node: the broker learns the kitchen's key from the list
     // it is pushed, the kitchen the hall's from its discover replies.
@@ -738,13 +739,7 @@ async fn signed_deliveries_share_the_kept_connections_of_a_keep_alive_subscriber
     use uhome_runtime::Reply;
 
     const EVENTS: usize = 24;
-    let keys = Keys {
-        registry: key(31),
-        broker: key(32),
-        kitchen: key(33),
-        hall: key(34),
-        attacker: key(35),
-    };
+    let keys = Keys::from_seeds(31);
     let policy = policy(&keys);
     let security = |k: &SigningKey| Arc::new(Security::from_policy(&policy, k.clone()));
     let broker = broker_with(BrokerConfig {

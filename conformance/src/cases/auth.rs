@@ -17,7 +17,7 @@ use super::{case, Case};
 use crate::case::{violation, CaseFuture, CaseResult, Level::*, Problem, Role};
 use crate::ctx::Ctx;
 use crate::peers::{Mode, Peer};
-use crate::profile::ProfileIdentity;
+use crate::profile::{ProfileIdentity, SecureProfile};
 use crate::signing::{self, check_reply, fresh_key, Identity, Sign};
 use crate::wire::{frame, Read, Reply, Request, REQUEST_TIMESTAMP};
 
@@ -73,6 +73,7 @@ pub(super) fn cases() -> Vec<Case> {
 
 /// What the secure cases run with, from the profile.
 struct Secure {
+    profile: SecureProfile,
     node_key: VerifyingKey,
     client: Identity,
     skew_ms: u64,
@@ -98,6 +99,7 @@ fn secure(ctx: &Ctx) -> Result<Secure, Problem> {
         .and_then(|b| VerifyingKey::from_bytes(&b).ok())
         .ok_or_else(|| Problem::Harness("the profile's nodeKey is no Ed25519 public key".into()))?;
     Ok(Secure {
+        profile: profile.clone(),
         node_key,
         client: identity(&profile.client, "client")?,
         skew_ms: profile
@@ -116,6 +118,15 @@ fn needs<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, Problem> 
 impl Secure {
     fn node_kid(&self) -> KeyId {
         KeyId::of(&self.node_key)
+    }
+
+    /// A node id of every policy that is not the client's.
+    fn other_node(&self) -> &'static str {
+        if self.client.node_id == BROKER_ID {
+            REGISTRY_ID
+        } else {
+            BROKER_ID
+        }
     }
 
     /// `request` signed by `who` with `how`.
@@ -463,11 +474,7 @@ fn replayed(ctx: &Ctx) -> CaseFuture<'_> {
 fn source_bound(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let s = secure(ctx)?;
-        let other = if s.client.node_id == BROKER_ID {
-            REGISTRY_ID
-        } else {
-            BROKER_ID
-        };
+        let other = s.other_node();
         let request = Request::new(HEALTHCHECK, None).from(other);
         let bytes = s.sign_as(&s.client.key, &request, Sign::request(Some(s.node_kid())))?;
         refused(
@@ -628,11 +635,7 @@ fn register_as_another(ctx: &Ctx) -> CaseFuture<'_> {
 fn unregister_another(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let s = secure(ctx)?;
-        let other = if s.client.node_id == BROKER_ID {
-            REGISTRY_ID
-        } else {
-            BROKER_ID
-        };
+        let other = s.other_node();
         let reply = signed_unregister(ctx, &s, other).await?;
         must_refuse(
             &reply,
@@ -734,13 +737,7 @@ fn unsigned_health_reply(ctx: &Ctx) -> CaseFuture<'_> {
 fn outbound_denied(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let s = secure(ctx)?;
-        let profile = ctx
-            .profile
-            .security
-            .as_ref()
-            .map(|p| p.outbound_denied.clone())
-            .unwrap_or_default();
-        let address = needs(&profile, "outboundDenied")?;
+        let address = needs(&s.profile.outbound_denied, "outboundDenied")?;
         let reply =
             signed_register(ctx, &s, &s.client.node_id, address, &s.client.public_hex()).await?;
         if reply.status == 1 {
@@ -760,9 +757,8 @@ fn outbound_denied(ctx: &Ctx) -> CaseFuture<'_> {
 }
 
 /// The registry's identity, for lists pushed to a broker target.
-fn registry_identity(ctx: &Ctx) -> Result<Identity, Problem> {
-    let profile = ctx.profile.security.as_ref();
-    let id = profile.and_then(|p| p.registry.as_ref()).ok_or_else(|| {
+fn registry_identity(s: &Secure) -> Result<Identity, Problem> {
+    let id = s.profile.registry.as_ref().ok_or_else(|| {
         Problem::Harness("broker cases need the profile's security.registry".into())
     })?;
     identity(id, "registry")
@@ -782,7 +778,7 @@ fn entry(s: &Secure, address: &str) -> Value {
 fn nodes_from_registry(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let s = secure(ctx)?;
-        let registry = registry_identity(ctx)?;
+        let registry = registry_identity(&s)?;
         let (bytes, _) = s.signed(NODES, Some(json!({"nodes": []})))?;
         refused(
             ctx,
@@ -801,12 +797,8 @@ fn nodes_from_registry(ctx: &Ctx) -> CaseFuture<'_> {
 fn subscribe_rules(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let s = secure(ctx)?;
-        let registry = registry_identity(ctx)?;
-        let profile = ctx
-            .profile
-            .security
-            .clone()
-            .unwrap_or_else(|| unreachable_profile(&s));
+        let registry = registry_identity(&s)?;
+        let profile = &s.profile;
         let allowed = needs(&profile.publish_allowed, "publishAllowed")?;
         let forbidden = needs(&profile.subscribe_forbidden, "subscribeForbidden")?;
         let node = client_node(ctx, &s, true).await?;
@@ -850,25 +842,6 @@ fn subscribe_rules(ctx: &Ctx) -> CaseFuture<'_> {
     })
 }
 
-/// A stand-in never used: `secure` already checked the profile has `security`.
-fn unreachable_profile(s: &Secure) -> crate::profile::SecureProfile {
-    crate::profile::SecureProfile {
-        node_key: hex::encode(s.node_key.as_bytes()),
-        client: ProfileIdentity {
-            node_id: s.client.node_id.clone(),
-            secret: hex::encode(s.client.key.to_bytes()),
-        },
-        skew_ms: None,
-        registry: None,
-        broker: None,
-        publish_allowed: None,
-        publish_forbidden: None,
-        subscribe_forbidden: None,
-        outbound_denied: None,
-        subscribed_type: None,
-    }
-}
-
 /// A publish of `event_type` by the client with `data` and its origin signature, signed.
 /// `text` is the published `data`, as written.
 fn publish_with_origin(s: &Secure, event_type: &str, text: &str) -> Result<Vec<u8>, Problem> {
@@ -895,11 +868,7 @@ fn publish_with_origin(s: &Secure, event_type: &str, text: &str) -> Result<Vec<u
 fn publish_rules(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let s = secure(ctx)?;
-        let profile = ctx
-            .profile
-            .security
-            .clone()
-            .unwrap_or_else(|| unreachable_profile(&s));
+        let profile = &s.profile;
         let allowed = needs(&profile.publish_allowed, "publishAllowed")?;
         let forbidden = needs(&profile.publish_forbidden, "publishForbidden")?;
         let ok = publish_with_origin(&s, allowed, r#"{"n":1}"#)?;
@@ -919,12 +888,8 @@ fn publish_rules(ctx: &Ctx) -> CaseFuture<'_> {
 fn delivery_end_to_end(ctx: &Ctx) -> CaseFuture<'_> {
     Box::pin(async move {
         let s = secure(ctx)?;
-        let registry = registry_identity(ctx)?;
-        let profile = ctx
-            .profile
-            .security
-            .clone()
-            .unwrap_or_else(|| unreachable_profile(&s));
+        let registry = registry_identity(&s)?;
+        let profile = &s.profile;
         let allowed = needs(&profile.publish_allowed, "publishAllowed")?.to_string();
         let node = client_node(ctx, &s, true).await?;
         push(ctx, &s, &registry, json!([entry(&s, &node.addr())]))
@@ -987,12 +952,8 @@ struct Delivery<'a> {
 }
 
 /// A delivery of the profile's `subscribedType` signed by the broker for the service.
-fn delivery(ctx: &Ctx, s: &Secure, d: &Delivery<'_>) -> Result<Vec<u8>, Problem> {
-    let profile = ctx
-        .profile
-        .security
-        .clone()
-        .unwrap_or_else(|| unreachable_profile(s));
+fn delivery(s: &Secure, d: &Delivery<'_>) -> Result<Vec<u8>, Problem> {
+    let profile = &s.profile;
     let event_type = needs(&profile.subscribed_type, "subscribedType")?.to_string();
     let broker = profile
         .broker
@@ -1048,7 +1009,7 @@ fn deliveries_verified(ctx: &Ctx) -> CaseFuture<'_> {
             delivered_data: None,
             id: None,
         };
-        let (reply, _) = exchange(ctx, &delivery(ctx, &s, &good)?).await?;
+        let (reply, _) = exchange(ctx, &delivery(&s, &good)?).await?;
         if reply.status != 1 {
             return Err(violation(
                 "the handler's reply (status 1) to a verified delivery",
@@ -1056,11 +1017,7 @@ fn deliveries_verified(ctx: &Ctx) -> CaseFuture<'_> {
             ));
         }
         let stranger = fresh_key();
-        let other = if s.client.node_id == BROKER_ID {
-            REGISTRY_ID
-        } else {
-            BROKER_ID
-        };
+        let other = s.other_node();
         let spoiled: [(&str, Delivery<'_>, &str); 5] = [
             (
                 "no origin",
@@ -1104,7 +1061,7 @@ fn deliveries_verified(ctx: &Ctx) -> CaseFuture<'_> {
             ),
         ];
         for (what, d, code) in spoiled {
-            refused(ctx, &delivery(ctx, &s, &d)?, code, None, what).await?;
+            refused(ctx, &delivery(&s, &d)?, code, None, what).await?;
         }
         Ok(())
     })
@@ -1132,7 +1089,7 @@ fn delivered_once(ctx: &Ctx) -> CaseFuture<'_> {
             delivered_data: None,
             id: Some(id),
         };
-        let (reply, _) = exchange(ctx, &delivery(ctx, &s, &once)?).await?;
+        let (reply, _) = exchange(ctx, &delivery(&s, &once)?).await?;
         if reply.status != 1 {
             return Err(violation(
                 "the handler's reply (status 1) to the first delivery",
@@ -1141,7 +1098,7 @@ fn delivered_once(ctx: &Ctx) -> CaseFuture<'_> {
         }
         refused(
             ctx,
-            &delivery(ctx, &s, &once)?,
+            &delivery(&s, &once)?,
             "replayed",
             None,
             "the same event in a new frame",

@@ -792,8 +792,6 @@ async fn in_a_secure_mesh_the_bridge_signs_what_it_publishes_and_the_subscriber_
     use std::sync::Arc;
     use uhome_protocol::auth::SigningKey;
     use uhome_protocol::core_events::{BROKER_ID, REGISTRY_ID};
-    use uhome_runtime::broker::{self, BrokerConfig};
-    use uhome_runtime::registry::{self, RegistryConfig};
     use uhome_runtime::security::{hex, Policy, Security};
 
     let Some(mosquitto) = Mosquitto::start().await else {
@@ -835,29 +833,8 @@ subscribe = ["home.door.>"]
         ))
         .unwrap();
         let security = |k: &SigningKey| Arc::new(Security::from_policy(&policy, k.clone()));
-        let broker = broker::start(
-            LOOPBACK,
-            BrokerConfig {
-                deadlines: deadlines(1000),
-                security: Some(security(&broker_key)),
-                ..BrokerConfig::default()
-            },
-        )
-        .await
-        .unwrap();
-        let registry = registry::start(
-            LOOPBACK,
-            RegistryConfig {
-                broker: Some(broker.local_addr().to_string()),
-                health_interval: Duration::from_secs(3600),
-                deadlines: deadlines(1000),
-                security: Some(security(&registry_key)),
-                ..RegistryConfig::default()
-            },
-        )
-        .await
-        .unwrap();
-        let mesh = Mesh { broker, registry };
+        let mesh =
+            Mesh::start_secured(Some(security(&registry_key)), Some(security(&broker_key))).await;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let door = mesh
             .service("test/door")

@@ -12,6 +12,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -20,6 +21,7 @@ use uhome_bridge::{BridgeConfig, MqttConfig, MqttVersion};
 use uhome_runtime::broker::{self, BrokerConfig, BrokerHandle};
 use uhome_runtime::client::Deadlines;
 use uhome_runtime::registry::{self, RegistryConfig, RegistryHandle};
+use uhome_runtime::security::Security;
 use uhome_runtime::service::{Service, ServiceBuilder};
 use uhome_runtime::{Client, OwnedEvent, Reply};
 
@@ -175,10 +177,19 @@ pub struct Mesh {
 
 impl Mesh {
     pub async fn start() -> Mesh {
+        Mesh::start_secured(None, None).await
+    }
+
+    /// With the registry's and the broker's security, when given.
+    pub async fn start_secured(
+        registry_security: Option<Arc<Security>>,
+        broker_security: Option<Arc<Security>>,
+    ) -> Mesh {
         let broker = broker::start(
             LOOPBACK,
             BrokerConfig {
                 deadlines: deadlines(1000),
+                security: broker_security,
                 ..BrokerConfig::default()
             },
         )
@@ -190,6 +201,7 @@ impl Mesh {
                 broker: Some(broker.local_addr().to_string()),
                 health_interval: Duration::from_secs(3600),
                 deadlines: deadlines(1000),
+                security: registry_security,
                 ..RegistryConfig::default()
             },
         )
