@@ -624,33 +624,61 @@ fn progress_line(summary: &Summary, elapsed: Duration) -> String {
     crate::fuzz::progress(summary.inputs, summary.findings.len(), elapsed)
 }
 
-/// Replays a finding file against the node at `addr`: the preceding exchanges, then the
-/// finding's; what it shows now, `None` when the node agrees with the reference.
+/// What replaying a finding showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replayed {
+    /// The node agreed with the reference in every attempt.
+    Agrees { attempts: u32 },
+    /// The node disagreed in attempt `attempt` (1-based); the attempts stop there.
+    Fails { attempt: u32, what: String },
+}
+
+/// Replays a finding file against the node at `addr` up to `attempts` times, stopping at the
+/// first disagreement. How the node's reads split the bytes is up to its scheduler, so a
+/// finding about split frames may not show in every attempt.
 pub async fn replay(
     file: &Path,
     addr: &str,
     max_payload: usize,
     deadline: Duration,
-) -> Result<Option<String>, String> {
+    attempts: u32,
+) -> Result<Replayed, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let finding: FindingFile =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let limits = limits(max_payload);
+    let attempts = attempts.max(1);
+    for attempt in 1..=attempts {
+        if let Some(what) = replay_once(&finding, addr, &limits, deadline).await {
+            return Ok(Replayed::Fails { attempt, what });
+        }
+    }
+    Ok(Replayed::Agrees { attempts })
+}
+
+/// One replay: the preceding exchanges, then the finding's; what it shows, `None` when the
+/// node agrees with the reference.
+async fn replay_once(
+    finding: &FindingFile,
+    addr: &str,
+    limits: &Limits,
+    deadline: Duration,
+) -> Option<String> {
     for exchange in finding
         .preceding
         .iter()
         .chain(std::iter::once(&finding.exchange))
     {
-        match exchange_with(addr, exchange, &limits, deadline).await {
+        match exchange_with(addr, exchange, limits, deadline).await {
             Seen::Agrees => {}
-            Seen::Disagrees(_, what) => return Ok(Some(what)),
-            Seen::Unreachable(why) => return Ok(Some(format!("the node is unreachable: {why}"))),
+            Seen::Disagrees(_, what) => return Some(what),
+            Seen::Unreachable(why) => return Some(format!("the node is unreachable: {why}")),
         }
     }
     if !finding.preceding.is_empty() && !healthy(addr, deadline).await {
-        return Ok(Some("the node stopped answering health checks".into()));
+        return Some("the node stopped answering health checks".into());
     }
-    Ok(None)
+    None
 }
 
 #[cfg(test)]

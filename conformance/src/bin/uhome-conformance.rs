@@ -116,6 +116,10 @@ enum Command {
         /// while the node still disagrees.
         #[arg(long, value_name = "FILE", requires = "target")]
         replay: Option<PathBuf>,
+        /// With --replay: replay up to this many times, stopping at the first disagreement
+        /// (how a node's reads split the bytes varies from one attempt to the next).
+        #[arg(long, default_value_t = 5, requires = "replay")]
+        attempts: u32,
         /// Seed of the inputs: the same seed gives the same inputs.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -232,25 +236,26 @@ async fn fuzz_node(
     addr: String,
     max_payload: usize,
     replay: Option<PathBuf>,
+    attempts: u32,
     options: uhome_conformance::fuzz_node::Options,
 ) -> Result<u8, String> {
-    use uhome_conformance::fuzz_node;
+    use uhome_conformance::fuzz_node::{self, Replayed};
     if let Some(file) = replay {
-        return Ok(
-            match fuzz_node::replay(&file, &addr, max_payload, options.run.timeout).await? {
-                Some(what) => {
-                    println!("STILL FAILS {what}");
-                    1
-                }
-                None => {
-                    println!(
-                        "AGREES     {} replayed, the node answers as the reference",
-                        file.display()
-                    );
-                    0
-                }
-            },
-        );
+        let replayed =
+            fuzz_node::replay(&file, &addr, max_payload, options.run.timeout, attempts).await?;
+        return Ok(match replayed {
+            Replayed::Fails { attempt, what } => {
+                println!("STILL FAILS {what} (attempt {attempt} of {attempts})");
+                1
+            }
+            Replayed::Agrees { attempts } => {
+                println!(
+                    "AGREES     {} replayed {attempts} times, the node answers as the reference",
+                    file.display()
+                );
+                0
+            }
+        });
     }
     let files = vectors::embedded()?;
     let summary = fuzz_node::run(&files, &addr, &options, |line| eprintln!("{line}")).await?;
@@ -313,6 +318,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
             rate,
             batch,
             replay,
+            attempts,
             seed,
             time,
             iterations,
@@ -326,6 +332,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
                     addr,
                     max_payload,
                     replay,
+                    attempts,
                     uhome_conformance::fuzz_node::Options {
                         run: uhome_conformance::fuzz::Options {
                             seed,
