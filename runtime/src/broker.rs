@@ -121,6 +121,8 @@ impl State {
 struct BrokerInner {
     config: BrokerConfig,
     client: Client,
+    /// Delivers: connects only where the outbound allow-list allows ([UH-AUTH-25]).
+    peers: Client,
     kept: KeptConnections,
     state: Mutex<State>,
     deliveries: Arc<Semaphore>,
@@ -169,22 +171,14 @@ impl BrokerInner {
         request: &OwnedEvent,
         origin: Option<&str>,
     ) -> Result<ReplyEvent, ClientError> {
-        if let Some(security) = self.client.security() {
-            if let Some(refusal) = security.outbound_refusal(address).await {
-                return Err(ClientError::NotAllowed {
-                    addr: address.to_string(),
-                    reason: refusal.reason,
-                });
-            }
-        }
-        let mut frame = self.client.encode(request)?;
+        let mut frame = self.peers.encode(request)?;
         if let Some(origin) = origin {
             frame = with_member(&frame, "origin", origin).map_err(ClientError::Encode)?;
         }
         if keep_alive {
             // Signed or not, a delivery to a node that keeps connections is pipelined on one;
             // each is signed with its own nonce and its reply verified in turn.
-            let (sealed, check) = self.client.seal(address, frame.clone())?;
+            let (sealed, check) = self.peers.seal(address, frame.clone())?;
             match self
                 .kept
                 .send_frame(address, sealed, self.config.deadlines)
@@ -193,11 +187,11 @@ impl BrokerInner {
                 Err(e) if kept::is_unsent(&e) => {
                     tracing::debug!(%address, error = %e, "kept connection closed; sending on a new one");
                 }
-                Ok(reply) => return self.client.opened(address, &reply, check.as_ref()),
+                Ok(reply) => return self.peers.opened(address, &reply, check.as_ref()),
                 Err(e) => return Err(e),
             }
         }
-        self.client.send_encoded(address, frame).await
+        self.peers.send_encoded(address, frame).await
     }
 
     fn subscribe(&self, event: &Event<'_>, kind: CoreType) -> Reply {
@@ -498,9 +492,11 @@ pub async fn start(listen: &str, config: BrokerConfig) -> std::io::Result<Broker
             security.learn_node(REGISTRY_ID, registry);
         }
     }
+    let peers = client.for_peer_addresses();
     let shared = Arc::new(BrokerInner {
         client,
-        kept: KeptConnections::default(),
+        kept: KeptConnections::new(peers.clone()),
+        peers,
         state: Mutex::new(State::default()),
         deliveries: Arc::new(Semaphore::new(config.max_deliveries)),
         config,

@@ -248,6 +248,8 @@ struct Inner {
     source: String,
     deadlines: Deadlines,
     security: Option<Arc<Security>>,
+    /// Connections go only to addresses the security's outbound allow-list allows.
+    checks_outbound: bool,
 }
 
 impl Client {
@@ -263,6 +265,7 @@ impl Client {
                 source: source.into(),
                 deadlines,
                 security: None,
+                checks_outbound: false,
             }),
         }
     }
@@ -274,6 +277,21 @@ impl Client {
                 source: self.inner.source.clone(),
                 deadlines: self.inner.deadlines,
                 security: Some(security),
+                checks_outbound: self.inner.checks_outbound,
+            }),
+        }
+    }
+
+    /// The same client for the addresses peers give (health checks, deliveries): with
+    /// security, it connects only to an address the outbound allow-list allows, each name
+    /// resolved once, checked, and connected to as resolved ([UH-AUTH-25]).
+    pub fn for_peer_addresses(&self) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                source: self.inner.source.clone(),
+                deadlines: self.inner.deadlines,
+                security: self.inner.security.clone(),
+                checks_outbound: true,
             }),
         }
     }
@@ -387,29 +405,47 @@ impl Client {
 
     /// Opens a connection for several requests, for peers known to conform.
     pub async fn connect(&self, addr: &str) -> Result<Connection, ClientError> {
-        let deadline = self.inner.deadlines.connect;
-        let stream = match timeout(deadline, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => {
-                return Err(ClientError::Connect {
-                    addr: addr.to_string(),
-                    source,
-                })
-            }
-            Err(_) => {
-                return Err(ClientError::Timeout {
-                    phase: "connect",
-                    after: deadline,
-                })
-            }
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = self.open_stream(addr).await?;
         Ok(Connection {
             stream,
             buf: BytesMut::with_capacity(1024),
             client: self.clone(),
             addr: addr.to_string(),
         })
+    }
+
+    /// A TCP connection to `addr` within the connect deadline, with Nagle off; for peer
+    /// addresses only to the resolved addresses the outbound allow-list allows.
+    pub(crate) async fn open_stream(&self, addr: &str) -> Result<TcpStream, ClientError> {
+        let connect_error = |source| ClientError::Connect {
+            addr: addr.to_string(),
+            source,
+        };
+        let connecting = async {
+            match self.inner.security.as_ref() {
+                Some(security) if self.inner.checks_outbound && security.restricts_outbound() => {
+                    let resolved = security.outbound_addresses(addr).await.map_err(|refusal| {
+                        ClientError::NotAllowed {
+                            addr: addr.to_string(),
+                            reason: refusal.reason,
+                        }
+                    })?;
+                    TcpStream::connect(resolved.as_slice())
+                        .await
+                        .map_err(connect_error)
+                }
+                _ => TcpStream::connect(addr).await.map_err(connect_error),
+            }
+        };
+        let deadline = self.inner.deadlines.connect;
+        let stream = timeout(deadline, connecting)
+            .await
+            .map_err(|_| ClientError::Timeout {
+                phase: "connect",
+                after: deadline,
+            })??;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
     }
 
     /// Encodes a request frame (status 1, the event's version) in one buffer, so that it

@@ -8,12 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::codec::Decoder;
 
-use crate::client::{ClientError, Deadlines, ReplyEvent};
+use crate::client::{Client, ClientError, Deadlines, ReplyEvent};
 use crate::codec::{FrameCodec, OwnedFrame};
 
 /// Connections kept to each node.
@@ -29,23 +28,12 @@ struct Pipe {
 }
 
 impl Pipe {
-    async fn open(address: &str, deadlines: Deadlines) -> Result<Pipe, ClientError> {
-        let stream = match timeout(deadlines.connect, TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => {
-                return Err(ClientError::Connect {
-                    addr: address.to_string(),
-                    source,
-                })
-            }
-            Err(_) => {
-                return Err(ClientError::Timeout {
-                    phase: "connect",
-                    after: deadlines.connect,
-                })
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    async fn open(
+        client: &Client,
+        address: &str,
+        deadlines: Deadlines,
+    ) -> Result<Pipe, ClientError> {
+        let stream = client.open_stream(address).await?;
         let (mut read, mut write) = stream.into_split();
         let (jobs, mut job_rx) = mpsc::unbounded_channel::<(Bytes, Answer)>();
         let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<(Instant, Answer)>();
@@ -155,7 +143,12 @@ impl AddressPipes {
             .then_some(least)
     }
 
-    async fn get(&self, address: &str, deadlines: Deadlines) -> Result<Arc<Pipe>, ClientError> {
+    async fn get(
+        &self,
+        client: &Client,
+        address: &str,
+        deadlines: Deadlines,
+    ) -> Result<Arc<Pipe>, ClientError> {
         if let Some(pipe) = self.pick() {
             return Ok(pipe);
         }
@@ -163,7 +156,7 @@ impl AddressPipes {
         if let Some(pipe) = self.pick() {
             return Ok(pipe);
         }
-        let pipe = Arc::new(Pipe::open(address, deadlines).await?);
+        let pipe = Arc::new(Pipe::open(client, address, deadlines).await?);
         self.pipes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -173,12 +166,20 @@ impl AddressPipes {
 }
 
 /// The kept connections of a broker, by node address.
-#[derive(Default)]
 pub struct KeptConnections {
+    client: Client,
     addresses: Mutex<HashMap<String, Arc<AddressPipes>>>,
 }
 
 impl KeptConnections {
+    /// Kept connections opened as `client` opens its connections.
+    pub fn new(client: Client) -> KeptConnections {
+        KeptConnections {
+            client,
+            addresses: Mutex::default(),
+        }
+    }
+
     /// Sends `frame` to `address` on a kept connection and reads its reply, within
     /// `deadlines`. [`is_unsent`] tells whether an error leaves the request unread by the
     /// node, so that it may be sent again on a new connection.
@@ -201,7 +202,7 @@ impl KeptConnections {
         deadlines: Deadlines,
     ) -> Result<OwnedFrame, ClientError> {
         let pipes = self.lock().entry(address.to_string()).or_default().clone();
-        let pipe = pipes.get(address, deadlines).await?;
+        let pipe = pipes.get(&self.client, address, deadlines).await?;
         let (answer, reply) = oneshot::channel();
         pipe.pending.fetch_add(1, Ordering::AcqRel);
         if pipe.jobs.send((frame, answer)).is_err() {

@@ -27,9 +27,9 @@ use uhome_protocol::core_events::{
 use uhome_protocol::Envelope;
 use uhome_runtime::broker::BrokerConfig;
 use uhome_runtime::registry::RegistryConfig;
-use uhome_runtime::security::{hex, with_member, Policy, Security};
+use uhome_runtime::security::{hex, with_member, AllowList, Policy, Security};
 use uhome_runtime::service::{self, Service};
-use uhome_runtime::{Client, OwnedEvent, ReplyEvent};
+use uhome_runtime::{Client, ClientError, OwnedEvent, ReplyEvent};
 
 const KITCHEN: &str = "µHome/lights/kitchen";
 const HALL: &str = "µHome/sensors/hall";
@@ -590,6 +590,132 @@ async fn the_registry_never_health_checks_an_address_outside_the_outbound_allow_
         REGISTRY_ID,
     );
     assert_eq!(code(&mesh.send(&mesh.registry, &frame).await), "unhealthy");
+}
+
+/// The address of the next connection `listener` accepts within 3 s.
+async fn accept(listener: &tokio::net::TcpListener) -> std::net::SocketAddr {
+    let accepted = tokio::time::timeout(Duration::from_secs(3), listener.accept()).await;
+    accepted.expect("a connection arrives").unwrap().1
+}
+
+#[tokio::test]
+async fn connections_to_peer_addresses_go_only_to_resolved_addresses_the_outbound_list_allows() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let security = |blocks: &[&str]| {
+        let keys = Keys::from_seeds(31);
+        Arc::new(
+            Security::from_policy(&policy(&keys), keys.registry)
+                .with_outbound_allow(AllowList::parse(blocks).unwrap()),
+        )
+    };
+    let elsewhere = security(&["192.0.2.0/24"]);
+    let peers = Client::new(REGISTRY_ID)
+        .with_security(elsewhere.clone())
+        .for_peer_addresses();
+    for address in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let error = peers.connect(&address).await.err().expect("refused");
+        assert!(
+            matches!(error, ClientError::NotAllowed { .. }),
+            "{address}: {error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("is not in the outbound allow-list"),
+            "{error}"
+        );
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), listener.accept())
+            .await
+            .is_err(),
+        "nothing reached the listener"
+    );
+    // A name is resolved once, checked, and connected to as resolved.
+    let loopback = Client::new(REGISTRY_ID)
+        .with_security(security(&["127.0.0.0/8", "::1/128"]))
+        .for_peer_addresses();
+    let _connection = loopback
+        .connect(&format!("localhost:{port}"))
+        .await
+        .unwrap();
+    assert!(accept(&listener).await.ip().is_loopback());
+    // Configured addresses (the registry's broker, the broker's registry) are not peers'.
+    let configured = Client::new(REGISTRY_ID).with_security(elsewhere);
+    let _connection = configured
+        .connect(&format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    accept(&listener).await;
+}
+
+#[tokio::test]
+async fn the_broker_never_delivers_to_an_address_outside_the_outbound_allow_list() {
+    let keys = Keys::from_seeds(41);
+    let policy = policy(&keys);
+    let security = |k: &SigningKey| Arc::new(Security::from_policy(&policy, k.clone()));
+    let broker_kid = Some(KeyId::of(&keys.broker.verifying_key()));
+    let signed = |k: &SigningKey, source: &str, event_type: &str, data: Value| {
+        let frame = Client::new(source)
+            .encode(&OwnedEvent::new(source, event_type, Some(&data)))
+            .unwrap();
+        Security::from_policy(&policy, k.clone())
+            .sign_request(&frame, broker_kid)
+            .unwrap()
+            .0
+    };
+    // Kept connections and new ones alike.
+    for keep_alive in [true, false] {
+        let broker = broker_with(BrokerConfig {
+            deadlines: deadlines(1000),
+            security: Some(Arc::new(
+                Security::from_policy(&policy, keys.broker.clone())
+                    .with_outbound_allow(AllowList::parse(&["192.0.2.0/24"]).unwrap()),
+            )),
+            ..BrokerConfig::default()
+        })
+        .await;
+        let broker_addr = broker.local_addr().to_string();
+        let kitchen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let kitchen_addr = kitchen.local_addr().unwrap().to_string();
+        let list = json!({"nodes": [
+            {"nodeId": KITCHEN, "address": kitchen_addr, "keepAlive": keep_alive}
+        ]});
+        for frame in [
+            signed(&keys.registry, REGISTRY_ID, NODES, list),
+            signed(
+                &keys.kitchen,
+                KITCHEN,
+                SUBSCRIBE,
+                json!({"subscribe": "home.sensors.>"}),
+            ),
+        ] {
+            let reply = Client::with_deadlines("test", deadlines(1000))
+                .send_frame(&broker_addr, &frame)
+                .await
+                .unwrap();
+            let reply = ReplyEvent::decode(&reply).unwrap();
+            assert!(reply.is_success(), "{}", reply.describe());
+        }
+        let hall_security = security(&keys.hall);
+        hall_security.learn_node(BROKER_ID, &broker_addr);
+        let hall = Client::with_deadlines(HALL, deadlines(1000)).with_security(hall_security);
+        let report = service::publish(&hall, &broker_addr, MOTION, Some(&json!({"n": 1})))
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.delivered, report.failed.as_slice()),
+            (0, [KITCHEN.to_string()].as_slice()),
+            "keepAlive {keep_alive}: {report:?}"
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), kitchen.accept())
+                .await
+                .is_err(),
+            "keepAlive {keep_alive}: the broker connected to the kitchen"
+        );
+    }
 }
 
 /// `policy` with only the nodes `ids` names.

@@ -159,6 +159,7 @@ pub async fn start(listen: &str, config: RegistryConfig) -> Result<RegistryHandl
         }
     }
     let shared = Arc::new(RegistryInner {
+        peers: client.for_peer_addresses(),
         client,
         nodes: Mutex::new(
             recovered

@@ -22,6 +22,8 @@ pub(super) struct Entry {
 pub(super) struct RegistryInner {
     pub(super) config: RegistryConfig,
     pub(super) client: Client,
+    /// Health-checks: connects only where the outbound allow-list allows ([UH-AUTH-25]).
+    pub(super) peers: Client,
     pub(super) nodes: Mutex<Vec<Entry>>,
     /// Serializes changes of the list with their log records.
     pub(super) changes: tokio::sync::Mutex<()>,
@@ -54,7 +56,7 @@ impl RegistryInner {
 
     /// Whether the node at `address` answers a healthcheck with success ([UH-CORE-2]).
     pub(super) async fn healthy(&self, address: &str) -> bool {
-        matches!(self.client.request(address, HEALTHCHECK, None).await, Ok(reply) if reply.is_success())
+        matches!(self.peers.request(address, HEALTHCHECK, None).await, Ok(reply) if reply.is_success())
     }
 
     /// Appends `record` to the log (compacting it now and then) before the change is

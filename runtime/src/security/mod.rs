@@ -12,7 +12,7 @@ mod keyfile;
 mod policy;
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -389,15 +389,26 @@ impl Security {
     /// that does not resolve, or an address (any the name resolves to) outside the outbound
     /// allow-list. A list that allows every address resolves nothing.
     pub async fn outbound_refusal(&self, address: &str) -> Option<Refusal> {
-        if self.outbound_allow == AllowList::any() {
+        if !self.restricts_outbound() {
             return None;
         }
-        let resolved: Vec<std::net::SocketAddr> = match address.parse() {
+        self.outbound_addresses(address).await.err()
+    }
+
+    /// Whether the outbound allow-list leaves out any address.
+    pub fn restricts_outbound(&self) -> bool {
+        self.outbound_allow != AllowList::any()
+    }
+
+    /// The addresses `address` resolves to, once, when every one is in the outbound
+    /// allow-list: the only addresses a connection to it may go to ([UH-AUTH-25]).
+    pub async fn outbound_addresses(&self, address: &str) -> Result<Vec<SocketAddr>, Refusal> {
+        let resolved: Vec<SocketAddr> = match address.parse() {
             Ok(addr) => vec![addr],
             Err(_) => match tokio::net::lookup_host(address).await {
                 Ok(found) => found.collect(),
                 Err(e) => {
-                    return Some(Refusal::forbidden(format!(
+                    return Err(Refusal::forbidden(format!(
                         "\"address\" {address:?} does not resolve: {e}"
                     )))
                 }
@@ -407,14 +418,14 @@ impl Security {
             .iter()
             .find(|a| !self.outbound_allow.allows(a.ip()))
         {
-            Some(outside) => Some(Refusal::forbidden(format!(
+            Some(outside) => Err(Refusal::forbidden(format!(
                 "\"address\": {} is not in the outbound allow-list",
                 outside.ip()
             ))),
-            None if resolved.is_empty() => Some(Refusal::forbidden(format!(
+            None if resolved.is_empty() => Err(Refusal::forbidden(format!(
                 "\"address\" {address:?} resolves to no address"
             ))),
-            None => None,
+            None => Ok(resolved),
         }
     }
 
