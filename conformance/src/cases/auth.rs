@@ -325,9 +325,7 @@ fn out_of_form(ctx: &Ctx) -> CaseFuture<'_> {
             ("sig of 127 characters", |p| {
                 replace_value(p, "sig", |v| v.get(1..).unwrap_or_default().to_string())
             }),
-            ("kid in upper case", |p| {
-                replace_value(p, "kid", |v| v.to_uppercase())
-            }),
+            ("kid in upper case", |p| replace_value(p, "kid", upper_case)),
             ("ts with a fraction", |p| {
                 let at = p.find("\"ts\":").map(|i| i + 5);
                 match at.and_then(|i| p.get(i..).and_then(|t| t.find(',')).map(|e| i + e)) {
@@ -371,6 +369,15 @@ fn out_of_form(ctx: &Ctx) -> CaseFuture<'_> {
         }
         Ok(())
     })
+}
+
+/// `hex` in upper case; a hex of digits only gets an upper-case first digit, `A`.
+fn upper_case(hex: &str) -> String {
+    if hex.bytes().any(|b| b.is_ascii_lowercase()) {
+        hex.to_uppercase()
+    } else {
+        format!("A{}", hex.get(1..).unwrap_or_default())
+    }
 }
 
 /// A signature's hex (R, then S) with R replaced by the identity point, of small order.
@@ -1105,4 +1112,20 @@ fn delivered_once(ctx: &Ctx) -> CaseFuture<'_> {
         )
         .await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upper_case;
+
+    #[test]
+    fn a_kid_in_upper_case_differs_from_every_kid_and_holds_an_upper_case_letter() {
+        for kid in ["00ff12ab34cd56ef", "0123456789012345", "abcdefabcdefabcd"] {
+            let upper = upper_case(kid);
+            assert_ne!(upper, kid);
+            assert_eq!(upper.len(), kid.len());
+            assert!(upper.bytes().any(|b| b.is_ascii_uppercase()), "{upper}");
+        }
+        assert_eq!(upper_case("0123456789012345"), "A123456789012345");
+    }
 }
