@@ -650,21 +650,54 @@ async fn connections_to_peer_addresses_go_only_to_resolved_addresses_the_outboun
     accept(&listener).await;
 }
 
-#[tokio::test]
-async fn the_broker_never_delivers_to_an_address_outside_the_outbound_allow_list() {
-    let keys = Keys::from_seeds(41);
-    let policy = policy(&keys);
-    let security = |k: &SigningKey| Arc::new(Security::from_policy(&policy, k.clone()));
+/// Gives the broker at `broker_addr` a list, signed by the registry, of the kitchen at
+/// `kitchen_addr`, subscribes the kitchen (signed) to the hall's sensors, and returns the
+/// hall's client, which knows the broker.
+async fn kitchen_subscribed(
+    policy: &Policy,
+    keys: &Keys,
+    broker_addr: &str,
+    kitchen_addr: &str,
+    keep_alive: bool,
+) -> Client {
     let broker_kid = Some(KeyId::of(&keys.broker.verifying_key()));
     let signed = |k: &SigningKey, source: &str, event_type: &str, data: Value| {
         let frame = Client::new(source)
             .encode(&OwnedEvent::new(source, event_type, Some(&data)))
             .unwrap();
-        Security::from_policy(&policy, k.clone())
+        Security::from_policy(policy, k.clone())
             .sign_request(&frame, broker_kid)
             .unwrap()
             .0
     };
+    let list = json!({"nodes": [
+        {"nodeId": KITCHEN, "address": kitchen_addr, "keepAlive": keep_alive}
+    ]});
+    for frame in [
+        signed(&keys.registry, REGISTRY_ID, NODES, list),
+        signed(
+            &keys.kitchen,
+            KITCHEN,
+            SUBSCRIBE,
+            json!({"subscribe": "home.sensors.>"}),
+        ),
+    ] {
+        let reply = Client::with_deadlines("test", deadlines(1000))
+            .send_frame(broker_addr, &frame)
+            .await
+            .unwrap();
+        let reply = ReplyEvent::decode(&reply).unwrap();
+        assert!(reply.is_success(), "{}", reply.describe());
+    }
+    let hall_security = Arc::new(Security::from_policy(policy, keys.hall.clone()));
+    hall_security.learn_node(BROKER_ID, broker_addr);
+    Client::with_deadlines(HALL, deadlines(1000)).with_security(hall_security)
+}
+
+#[tokio::test]
+async fn the_broker_never_delivers_to_an_address_outside_the_outbound_allow_list() {
+    let keys = Keys::from_seeds(41);
+    let policy = policy(&keys);
     // Kept connections and new ones alike.
     for keep_alive in [true, false] {
         let broker = broker_with(BrokerConfig {
@@ -679,28 +712,8 @@ async fn the_broker_never_delivers_to_an_address_outside_the_outbound_allow_list
         let broker_addr = broker.local_addr().to_string();
         let kitchen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let kitchen_addr = kitchen.local_addr().unwrap().to_string();
-        let list = json!({"nodes": [
-            {"nodeId": KITCHEN, "address": kitchen_addr, "keepAlive": keep_alive}
-        ]});
-        for frame in [
-            signed(&keys.registry, REGISTRY_ID, NODES, list),
-            signed(
-                &keys.kitchen,
-                KITCHEN,
-                SUBSCRIBE,
-                json!({"subscribe": "home.sensors.>"}),
-            ),
-        ] {
-            let reply = Client::with_deadlines("test", deadlines(1000))
-                .send_frame(&broker_addr, &frame)
-                .await
-                .unwrap();
-            let reply = ReplyEvent::decode(&reply).unwrap();
-            assert!(reply.is_success(), "{}", reply.describe());
-        }
-        let hall_security = security(&keys.hall);
-        hall_security.learn_node(BROKER_ID, &broker_addr);
-        let hall = Client::with_deadlines(HALL, deadlines(1000)).with_security(hall_security);
+        let hall =
+            kitchen_subscribed(&policy, &keys, &broker_addr, &kitchen_addr, keep_alive).await;
         let report = service::publish(&hall, &broker_addr, MOTION, Some(&json!({"n": 1})))
             .await
             .unwrap();
@@ -915,37 +928,7 @@ async fn signed_deliveries_share_the_kept_connections_of_a_keep_alive_subscriber
         }
     });
 
-    let broker_kid = Some(KeyId::of(&keys.broker.verifying_key()));
-    let signed = |k: &SigningKey, source: &str, event_type: &str, data: Value| {
-        let frame = Client::new(source)
-            .encode(&OwnedEvent::new(source, event_type, Some(&data)))
-            .unwrap();
-        Security::from_policy(&policy, k.clone())
-            .sign_request(&frame, broker_kid)
-            .unwrap()
-            .0
-    };
-    let list = json!({"nodes": [{"nodeId": KITCHEN, "address": kitchen_addr, "keepAlive": true}]});
-    for frame in [
-        signed(&keys.registry, REGISTRY_ID, NODES, list),
-        signed(
-            &keys.kitchen,
-            KITCHEN,
-            SUBSCRIBE,
-            json!({"subscribe": "home.sensors.>"}),
-        ),
-    ] {
-        let reply = Client::with_deadlines("test", deadlines(1000))
-            .send_frame(&broker_addr, &frame)
-            .await
-            .unwrap();
-        let reply = ReplyEvent::decode(&reply).unwrap();
-        assert!(reply.is_success(), "{}", reply.describe());
-    }
-
-    let hall_security = security(&keys.hall);
-    hall_security.learn_node(BROKER_ID, &broker_addr);
-    let hall = Client::with_deadlines(HALL, deadlines(1000)).with_security(hall_security);
+    let hall = kitchen_subscribed(&policy, &keys, &broker_addr, &kitchen_addr, true).await;
     for batch in 0..EVENTS / 4 {
         let sends = (0..4).map(|i| {
             let (hall, broker) = (hall.clone(), broker_addr.clone());
