@@ -13,9 +13,11 @@ suite="target/debug/uhome-conformance"
 uhome="target/debug/uhome"
 
 work="$(mktemp -d)"
-pids=()
+# The nodes' process ids, one per line: `start` runs in a command substitution's subshell.
+pidfile="$work/pids"
+: >"$pidfile"
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$pidfile"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -84,7 +86,7 @@ profile python >"$work/python.json"
 start() {
     local log="$work/$1.log"
     "$uhome" "$@" >"$log" 2>&1 &
-    pids+=($!)
+    echo "$!" >>"$pidfile"
     for _ in $(seq 100); do
         grep -q "^µHome $1 .*on " "$log" && break
         sleep 0.1
@@ -121,7 +123,7 @@ peer="conformance/peers/python"
 log="$work/python.log"
 python3 "$peer/node.py" --listen 127.0.0.1:0 --id python/secure --idle-timeout 5 \
     --handle ci.secure.allowed --key-file "$work/python.key" --policy "$work/policy.toml" >"$log" 2>&1 &
-pids+=($!)
+echo "$!" >>"$pidfile"
 for _ in $(seq 100); do
     grep -q '^listening on ' "$log" && break
     sleep 0.1
